@@ -1,0 +1,1 @@
+"""blocksnap: a block-level snapshot service speaking the EBS direct APIs."""

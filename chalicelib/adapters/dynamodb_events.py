@@ -1,0 +1,153 @@
+"""The cloud event table: DynamoDB through pynamodb.
+
+Why the table looks the way it does (``docs/dynamodb-table-design.md`` has the
+long form):
+
+* **Partition key = stream.** Every read the service makes is "the events of
+  one stream": a snapshot's lifecycle, one block shard, one ClientToken. So
+  each read is a single strongly consistent Query on a single partition, with
+  no scan and no index, and the sixteen block shards of a snapshot spread its
+  write rate over sixteen partitions (each capped near 1,000 WCU).
+* **Sort key = key.** It orders a stream the way the domain reads it:
+  ``0-started < 1-completion < 2-outcome``, and ``<index:09d>/<seq:06d>`` so
+  that ``begins_with(key, "000000012/")`` is exactly index 12 (the slash keeps
+  index 120 out) and a reverse Query with ``Limit=1`` is its latest write.
+* **The condition is the concurrency control.** ``attribute_not_exists(stream)``
+  is evaluated against the item with the same full primary key, so it fails
+  exactly when that (stream, key) is taken: two racing writers cannot both
+  decide an outcome and a retried request cannot append twice. Several records
+  go in one TransactWriteItems with the condition on each: all land or none.
+* **Items are small.** Stream, key, type and the JSON of a frozen dataclass come
+  to about 300 bytes, far below the 400 KB item limit: one write is 1 WCU and a
+  1 MB Query page holds ~3,000 events.
+* **NEW_IMAGE stream.** Items are never updated, so the new image is the whole
+  event; the projector consumes it as the cloud counterpart of SQLite's rowid.
+
+Retries: pynamodb retries throttling and transient errors inside botocore. A
+retried PutItem whose first attempt landed reports :class:`DuplicateEvent`;
+that is safe because callers answer a duplicate by reloading the stream, where
+they find their own event. Transactions carry a ClientRequestToken, which makes
+their retries idempotent in DynamoDB. Errors other than a lost race (throttling
+after retries, missing table) propagate as they are.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Sequence
+
+from pynamodb.attributes import UnicodeAttribute
+from pynamodb.connection import Connection
+from pynamodb.constants import PAY_PER_REQUEST_BILLING_MODE, STREAM_NEW_IMAGE
+from pynamodb.exceptions import PutError, TransactWriteError
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+from ..domain.errors import DuplicateEvent
+from ..domain.events import Event, EventRecord
+from ..ports import EventStore
+
+MAX_TRANSACTION_ITEMS = 100  # TransactWriteItems limit
+
+# ConditionalCheckFailed: the (stream, key) exists. TransactionConflict: another
+# transaction is writing it right now. Either way this writer lost the race and
+# must reload; the codes differ between PutItem and a transaction's reasons.
+_LOST_RACE = {
+    "ConditionalCheckFailedException",
+    "TransactionConflictException",
+    "ConditionalCheckFailed",
+    "TransactionConflict",
+}
+
+
+def event_model(table_name: str, *, host: str | None = None, region: str | None = None) -> type[Model]:
+    """A Model class bound to one table and endpoint.
+
+    Built at runtime because pynamodb keeps table name and endpoint on the
+    class, and blocksnap reads both from the environment (AWS, LocalStack, a
+    test's moto server). Credentials come from the standard AWS chain.
+    """
+
+    class EventItem(Model):
+        Meta = type(
+            "Meta",
+            (),
+            {
+                "table_name": table_name,
+                "host": host,
+                "region": region,
+                "billing_mode": PAY_PER_REQUEST_BILLING_MODE,
+                "stream_view_type": STREAM_NEW_IMAGE,
+            },
+        )
+        stream = UnicodeAttribute(hash_key=True)
+        key = UnicodeAttribute(range_key=True)
+        type_name = UnicodeAttribute(attr_name="type")
+        data = UnicodeAttribute()
+
+    return EventItem
+
+
+class DynamoDBEventStore(EventStore):
+    def __init__(self, table_name: str, *, host: str | None = None, region: str | None = None):
+        self._model = event_model(table_name, host=host, region=region)
+        self._connection = Connection(region=region, host=host)
+
+    def append(self, records: Sequence[EventRecord]) -> None:
+        if not records:
+            return
+        if len(records) > MAX_TRANSACTION_ITEMS:
+            raise ValueError(f"at most {MAX_TRANSACTION_ITEMS} records per append, got {len(records)}")
+        ids = [(r.stream, r.key) for r in records]
+        if len(set(ids)) != len(ids):
+            # DynamoDB rejects two operations on one item with a ValidationException;
+            # for the caller this is the same collision SQLite reports.
+            raise DuplicateEvent(f"one append names the same (stream, key) twice: {ids}")
+        items = [self._item(r) for r in records]
+        if len(items) == 1:
+            self._put(items[0])
+        else:
+            self._transact(items)
+
+    def _item(self, record: EventRecord) -> Model:
+        return self._model(
+            record.stream, record.key, type_name=record.event.type_name, data=record.event.to_json()
+        )
+
+    def _put(self, item: Model) -> None:
+        try:
+            item.save(condition=self._model.stream.does_not_exist())
+        except PutError as exc:
+            if exc.cause_response_code in _LOST_RACE:
+                raise DuplicateEvent(f"({item.stream}, {item.key}) already exists") from exc
+            raise
+
+    def _transact(self, items: list[Model]) -> None:
+        condition = self._model.stream.does_not_exist()
+        try:
+            with TransactWrite(connection=self._connection, client_request_token=uuid.uuid4().hex) as tx:
+                for item in items:
+                    tx.save(item, condition=condition)
+        except TransactWriteError as exc:
+            lost = [
+                (item.stream, item.key)
+                for item, reason in zip(items, exc.cancellation_reasons)
+                if reason is not None and reason.code in _LOST_RACE
+            ]
+            if lost:
+                raise DuplicateEvent(f"already exist or are being written: {lost}") from exc
+            raise
+
+    def query(self, stream, prefix="", *, reverse=False, limit=None):
+        condition = self._model.key.startswith(prefix) if prefix else None
+        items = self._model.query(
+            stream,
+            range_key_condition=condition,
+            consistent_read=True,
+            scan_index_forward=not reverse,
+            limit=limit,
+        )
+        return [
+            EventRecord(item.stream, item.key, Event.from_json(item.type_name, item.data))
+            for item in items
+        ]

@@ -1,0 +1,87 @@
+"""The embedded block store: one file per object under the data dir.
+
+A put writes a temporary file beside the target, fsyncs it, renames it into
+place and fsyncs the directory, so an object is either absent or whole, and an
+event that names it is only appended after it is durable. Keys come from
+:mod:`chalicelib.domain.keys` and are checked again here so that no key can
+climb out of the store's root.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+from ..domain.errors import ObjectNotFound
+from ..ports import BlockStore
+
+_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
+
+
+class FileBlockStore(BlockStore):
+    def __init__(self, root: Path, *, durable: bool = True):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._durable = durable
+
+    def _path(self, key: str) -> Path:
+        if not _KEY.match(key) or ".." in key:
+            raise ValueError(f"invalid block-store key: {key!r}")
+        return self.root / key
+
+    def put(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        directory = path.parent
+        directory.mkdir(parents=True, exist_ok=True)
+        tmp = directory / f".tmp-{uuid.uuid4().hex}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            if self._durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+        if self._durable:
+            dir_fd = os.open(directory, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+
+    def get(self, key: str) -> bytes:
+        try:
+            with open(self._path(key), "rb") as f:
+                return f.read()
+        except FileNotFoundError as exc:
+            raise ObjectNotFound(key) from exc
+
+    def list(self, prefix: str) -> Iterator[str]:
+        base = self.root
+        found = []
+        for dirpath, dirnames, filenames in os.walk(base):
+            rel_dir = os.path.relpath(dirpath, base)
+            rel_dir = "" if rel_dir == "." else rel_dir.replace(os.sep, "/") + "/"
+            if not (rel_dir.startswith(prefix) or prefix.startswith(rel_dir)):
+                dirnames[:] = []
+                continue
+            for name in filenames:
+                key = rel_dir + name
+                if key.startswith(prefix) and not name.startswith(".tmp-"):
+                    found.append(key)
+        return iter(sorted(found))
+
+    def delete_prefix(self, prefix: str) -> None:
+        for key in list(self.list(prefix)):
+            os.unlink(self._path(key))
+        if prefix.endswith("/"):
+            target = self.root / prefix.rstrip("/")
+            if target.is_dir() and target.resolve().is_relative_to(self.root.resolve()):
+                shutil.rmtree(target, ignore_errors=True)

@@ -1,0 +1,1 @@
+"""The ``blocksnap`` command: thin wrappers that parse arguments and call the library."""

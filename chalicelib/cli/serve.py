@@ -1,0 +1,63 @@
+"""``blocksnap serve``: the API on waitress, the projector in the background.
+
+waitress is a production WSGI server (threaded, HTTP/1.1 keep-alive, request
+size limits); the projector follows the event log in a daemon thread of the
+same process. SIGINT and SIGTERM close the listener, let in-flight requests
+finish, and stop the projector at a batch boundary.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from pathlib import Path
+
+import waitress
+
+from .. import wiring
+from ..http.wsgi import ChaliceWSGI
+
+# A PutSnapshotBlock body is 512 KiB; waitress spools bodies above its
+# inbuf_overflow to a temp file, which would cost a disk round trip per block.
+_INBUF_OVERFLOW = 4 * 1024 * 1024
+
+
+def serve(host: str, port: int, data_dir: Path, threads: int, minute_seconds: float) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    runtime = wiring.embedded(data_dir, minute_seconds=minute_seconds)
+    wiring.install(runtime)
+    from app import app  # the Chalice app reads the installed runtime
+
+    assert runtime.projector is not None
+    runtime.projector.start()
+    server = waitress.create_server(
+        ChaliceWSGI(app),
+        host=host,
+        port=port,
+        threads=threads,
+        inbuf_overflow=_INBUF_OVERFLOW,
+        channel_timeout=300,
+        connection_limit=1000,
+        ident="blocksnap",
+    )
+
+    def stop(signum, frame):
+        server.close()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    bound_port = server.effective_port
+    print(f"blocksnap serving on http://{host}:{bound_port} (data dir {data_dir})", flush=True)
+    try:
+        server.run()
+    except (OSError, ValueError):
+        pass
+    finally:
+        runtime.projector.stop()
+        print("blocksnap stopped", flush=True)
+    return 0
+
+
+def main_exit(code: int) -> None:
+    sys.exit(code)

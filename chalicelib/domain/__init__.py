@@ -1,0 +1,1 @@
+"""The domain: pure Python, no I/O, no boto3, no sqlite3."""

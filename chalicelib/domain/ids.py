@@ -1,0 +1,9 @@
+"""Snapshot ids in the AWS shape ``snap-`` + 17 lower-case hex digits."""
+
+from __future__ import annotations
+
+import secrets
+
+
+def new_snapshot_id() -> str:
+    return "snap-" + secrets.token_hex(9)[:17]

@@ -1,0 +1,68 @@
+"""The one key scheme of the block store, shared by the file and S3 adapters.
+
+::
+
+    blocks/<snapshot-id>/<index:09d>/<sha256-hex>                 full blocks
+    blocks/<snapshot-id>/<index:09d>/sub-<offset:06d>-<len>-<hex>  sub-block ranges
+    manifests/<snapshot-id>/root                                   manifest root page
+    manifests/<snapshot-id>/L<level>-<prefix:09d>                  manifest pages
+
+Why this shape:
+
+* Everything a snapshot *wrote* lives under ``blocks/<id>/``: listing that
+  prefix is exactly the difference between the snapshot and its parent, which
+  is the seed's "path structure that facilitates computing the difference".
+* The content hash is part of the key, so a retried write lands on the same
+  key (idempotent) and two concurrent writers of different bytes never share a
+  key: no reader can ever see a torn or mixed block.
+* Nine-digit indexes sort lexicographically in block order for every index a
+  64 TiB volume can have (134,217,727), so prefix listings come out ordered.
+
+Only validated values reach these functions: snapshot ids match
+``^snap-[0-9a-f]{17}$``, indexes are non-negative ints, digests are decoded
+from base64 and re-encoded as hex here.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+
+SNAPSHOT_ID = re.compile(r"^snap-[0-9a-f]{17}$")
+
+
+def _check(snapshot_id: str) -> str:
+    if not SNAPSHOT_ID.match(snapshot_id):
+        raise ValueError(f"not a snapshot id: {snapshot_id!r}")
+    return snapshot_id
+
+
+def _hex(digest_b64: str) -> str:
+    return base64.b64decode(digest_b64, validate=True).hex()
+
+
+def snapshot_blocks_prefix(snapshot_id: str) -> str:
+    return f"blocks/{_check(snapshot_id)}/"
+
+
+def block_key(snapshot_id: str, index: int, digest_b64: str) -> str:
+    return f"blocks/{_check(snapshot_id)}/{int(index):09d}/{_hex(digest_b64)}"
+
+
+def sub_block_key(snapshot_id: str, index: int, offset: int, length: int, digest_b64: str) -> str:
+    return (
+        f"blocks/{_check(snapshot_id)}/{int(index):09d}/"
+        f"sub-{int(offset):06d}-{int(length)}-{_hex(digest_b64)}"
+    )
+
+
+def manifest_prefix(snapshot_id: str) -> str:
+    return f"manifests/{_check(snapshot_id)}/"
+
+
+def manifest_root_key(snapshot_id: str) -> str:
+    return f"manifests/{_check(snapshot_id)}/root"
+
+
+def manifest_page_key(snapshot_id: str, level: int, prefix: int) -> str:
+    return f"manifests/{_check(snapshot_id)}/L{int(level)}-{int(prefix):09d}"

@@ -1,0 +1,1 @@
+"""The HTTP mapping: wire parsing, serialisation and the one error table."""

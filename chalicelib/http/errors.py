@@ -1,0 +1,57 @@
+"""The one table from the error tree to AWS error responses.
+
+Clients derive the error code from ``x-amzn-ErrorType`` (truncated at the
+first ``:``), so it is always sent, with the Coral namespace AWS uses for
+that family. Modelled service errors carry ``Message`` and ``Reason``; Coral
+framework errors (constraint violations, the checksum signature check) carry a
+lower-case ``message`` only. Anything unexpected is logged with its stack and
+answered as a JSON ``InternalServerException`` — never an HTML page, never a
+stack trace on the wire.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from ..domain import errors as e
+
+log = logging.getLogger(__name__)
+
+_SERVICE_NS = "http://internal.amazon.com/coral/com.amazon.zeppelindataservice/"
+_VALIDATE_NS = "http://internal.amazon.com/coral/com.amazon.coral.validate/"
+_CORAL_SERVICE_NS = "http://internal.amazon.com/coral/com.amazon.coral.service/"
+
+# (class, status, error type, namespace, lower-case message only?)
+_TABLE: list[tuple[type[Exception], int, str, str, bool]] = [
+    (e.ConstraintViolation, 400, "ValidationException", _VALIDATE_NS, True),
+    (e.SerializationError, 400, "SerializationException", _CORAL_SERVICE_NS, True),
+    (e.ValidationError, 400, "ValidationException", _SERVICE_NS, False),
+    (e.SnapshotNotFound, 404, "ResourceNotFoundException", _SERVICE_NS, False),
+    (e.ChecksumMismatch, 403, "InvalidSignatureException", _CORAL_SERVICE_NS, True),
+    (e.IdempotencyConflict, 409, "ConflictException", _SERVICE_NS, False),
+    (e.AccessDenied, 403, "AccessDeniedException", _SERVICE_NS, False),
+    (e.CorruptData, 500, "InternalServerException", _SERVICE_NS, False),
+]
+
+
+def error_response(exc: Exception) -> tuple[int, dict[str, str], bytes]:
+    for cls, status, code, namespace, lower in _TABLE:
+        if isinstance(exc, cls):
+            break
+    else:
+        log.exception("unexpected error", exc_info=exc)
+        status, code, namespace, lower = 500, "InternalServerException", _SERVICE_NS, False
+        exc = e.BlocksnapError("An internal error occurred; it has been logged.")
+    if isinstance(exc, e.CorruptData):
+        log.error("corrupt data: %s", exc)
+    message = getattr(exc, "message", str(exc))
+    body: dict = {"message": message} if lower else {"Message": message}
+    reason = getattr(exc, "reason", None)
+    if not lower and reason is not None:
+        body["Reason"] = reason
+    headers = {
+        "x-amzn-ErrorType": f"{code}:{namespace}",
+        "Content-Type": "application/json",
+    }
+    return status, headers, json.dumps(body).encode()

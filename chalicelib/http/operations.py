@@ -1,0 +1,108 @@
+"""Request handling: parse with the model, run the use case, serialise or map the error.
+
+Routes in ``app.py`` call :func:`ebs` with the botocore operation name, or one
+of the extension handlers, and get back a Chalice ``Response``; every error
+goes through :func:`chalicelib.http.errors.error_response`, so there is one
+mapping for the whole API.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from typing import Any, Callable
+
+from chalice import Response
+from chalice.app import Request
+
+from ..domain.errors import ConstraintViolation
+from ..domain.snapshot import SnapshotRecord
+from ..service import SnapshotService
+from . import model
+from .errors import error_response
+
+_SNAPSHOT_ID = re.compile(r"^snap-[0-9a-f]+$")
+
+_HANDLERS: dict[str, Callable[[SnapshotService, dict], dict]] = {
+    "StartSnapshot": SnapshotService.start_snapshot,
+    "PutSnapshotBlock": SnapshotService.put_snapshot_block,
+    "CompleteSnapshot": SnapshotService.complete_snapshot,
+    "GetSnapshotBlock": SnapshotService.get_snapshot_block,
+    "ListSnapshotBlocks": SnapshotService.list_snapshot_blocks,
+    "ListChangedBlocks": SnapshotService.list_changed_blocks,
+}
+
+
+def raw_request(request: Request) -> model.RawRequest:
+    query = request.query_params or {}
+    return model.RawRequest(
+        uri_params=request.uri_params or {},
+        headers=request.headers,
+        query={k: query.getlist(k)[0] for k in query} if query else {},
+        body=request.raw_body or b"",
+    )
+
+
+def _respond(status: int, headers: dict[str, str], body: bytes) -> Response:
+    headers = dict(headers)
+    headers["x-amzn-RequestId"] = str(uuid.uuid4())
+    return Response(body=body, status_code=status, headers=headers)
+
+
+def _guarded(work: Callable[[], tuple[int, dict[str, str], bytes]]) -> Response:
+    try:
+        return _respond(*work())
+    except Exception as exc:  # the one place every failure becomes an AWS error shape
+        return _respond(*error_response(exc))
+
+
+def ebs(service_factory: Callable[[], SnapshotService], op_name: str, request: Request) -> Response:
+    def work():
+        req = model.parse(op_name, raw_request(request))
+        out = _HANDLERS[op_name](service_factory(), req)
+        wire = model.serialize(op_name, out)
+        return wire.status, wire.headers, wire.body
+
+    return _guarded(work)
+
+
+def check_snapshot_id(value: str, member: str = "snapshotId") -> str:
+    if not (1 <= len(value) <= 64) or not _SNAPSHOT_ID.match(value):
+        raise ConstraintViolation(
+            member, value, "Member must satisfy regular expression pattern: ^snap-[0-9a-f]+$"
+        )
+    return value
+
+
+def snapshot_document(record: SnapshotRecord) -> dict[str, Any]:
+    return {
+        "SnapshotId": record.snapshot_id,
+        "Status": record.status,
+        "StateMessage": record.state_message,
+        "ParentSnapshotId": record.parent_snapshot_id,
+        "VolumeSize": record.volume_size,
+        "StartTime": record.start_time,
+        "CompletionTime": record.completion_time,
+        "ChangedBlocksCount": record.changed_blocks_count,
+        "Encrypted": record.encrypted,
+        "KmsKeyArn": record.kms_key_arn,
+        "Tags": [{"Key": k, "Value": v} for k, v in record.tags],
+        "Description": record.description,
+        "SubBlockSize": record.sub_block_size,
+        "Progress": record.progress,
+        "OwnerId": record.owner_id,
+        "LineageId": record.lineage_id,
+    }
+
+
+def json_response(status: int, document: dict) -> tuple[int, dict[str, str], bytes]:
+    return status, {"Content-Type": "application/json"}, json.dumps(document).encode()
+
+
+def describe_snapshot(service_factory: Callable[[], SnapshotService], snapshot_id: str) -> Response:
+    def work():
+        record = service_factory().describe_snapshot(check_snapshot_id(snapshot_id))
+        return json_response(200, snapshot_document(record))
+
+    return _guarded(work)

@@ -1,0 +1,64 @@
+"""Manifests in the block store, with a bounded cache of hot pages.
+
+Pages are immutable once written, so a cached page never goes stale and the
+cache needs no invalidation; it is bounded by page count so that a process
+serving many snapshots keeps a flat memory profile. A cold process reads three
+pages to answer its first GetSnapshotBlock, whatever the manifest's size.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+from .domain import keys
+from .domain.errors import ObjectNotFound
+from .domain.manifest import Entry, Manifest, build, decode_page
+from .ports import BlockStore
+
+DEFAULT_CACHE_PAGES = 4096
+
+
+class ManifestStore:
+    def __init__(self, blocks: BlockStore, cache_pages: int = DEFAULT_CACHE_PAGES):
+        self._blocks = blocks
+        self._cache: OrderedDict[str, dict] = OrderedDict()
+        self._limit = cache_pages
+        self._lock = threading.Lock()
+        self.page_reads = 0
+
+    def load_page(self, key: str) -> dict:
+        with self._lock:
+            page = self._cache.get(key)
+            if page is not None:
+                self._cache.move_to_end(key)
+                return page
+        page = decode_page(self._blocks.get(key))
+        with self._lock:
+            self.page_reads += 1
+            self._cache[key] = page
+            while len(self._cache) > self._limit:
+                self._cache.popitem(last=False)
+        return page
+
+    def open(self, snapshot_id: str) -> Manifest:
+        return Manifest(keys.manifest_root_key(snapshot_id), self.load_page)
+
+    def exists(self, snapshot_id: str) -> bool:
+        try:
+            self.load_page(keys.manifest_root_key(snapshot_id))
+        except ObjectNotFound:
+            return False
+        return True
+
+    def seal(self, snapshot_id: str, parent_id: str | None, changes: dict[int, Entry]) -> int:
+        """Write the snapshot's manifest pages (root last); return the bytes written."""
+        parent = self.open(parent_id) if parent_id else None
+        pages = build(snapshot_id, parent, changes, self.load_page)
+        for key, data in pages:
+            self._blocks.put(key, data)
+        return sum(len(data) for _, data in pages)
+
+    def drop_cache(self) -> None:
+        with self._lock:
+            self._cache.clear()

@@ -1,0 +1,107 @@
+"""The ports: what the core needs from storage, as abstract classes.
+
+Each port has one embedded adapter (SQLite, files) and one cloud adapter
+(DynamoDB via pynamodb, S3), and one contract-test suite in
+``tests/contract`` runs against all of them, so a behaviour difference between
+the two deployments fails CI instead of reaching a user.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Iterator, Sequence
+
+from .domain.events import EventRecord
+from .domain.snapshot import SnapshotRecord
+
+
+class EventStore(ABC):
+    """Append-only event table, partitioned by stream, unique on (stream, key)."""
+
+    @abstractmethod
+    def append(self, records: Sequence[EventRecord]) -> None:
+        """Append all records atomically.
+
+        Raises :class:`~chalicelib.domain.errors.DuplicateEvent` (and appends
+        nothing) if any (stream, key) already exists.
+        """
+
+    @abstractmethod
+    def query(
+        self,
+        stream: str,
+        prefix: str = "",
+        *,
+        reverse: bool = False,
+        limit: int | None = None,
+    ) -> list[EventRecord]:
+        """Records of one stream whose key starts with ``prefix``, in key order.
+
+        Strongly consistent: a record appended before the call is returned.
+        """
+
+
+class EventFeed(ABC):
+    """An ordered feed of every appended record, for projections.
+
+    The embedded store has a global order (SQLite rowid); on AWS the DynamoDB
+    stream plays this role and feeds the same projection code.
+    """
+
+    @abstractmethod
+    def read_after(self, position: int, limit: int) -> list[EventRecord]:
+        """Up to ``limit`` records with position > ``position``, in order."""
+
+
+class BlockStore(ABC):
+    """Immutable objects by key: block bytes and manifest pages.
+
+    Keys come from :mod:`chalicelib.domain.keys` only; an adapter never builds
+    a key from client input.
+    """
+
+    @abstractmethod
+    def put(self, key: str, data: bytes) -> None:
+        """Store ``data`` durably and atomically under ``key`` (last put wins)."""
+
+    @abstractmethod
+    def get(self, key: str) -> bytes:
+        """Return the bytes; raise :class:`ObjectNotFound` if absent."""
+
+    @abstractmethod
+    def list(self, prefix: str) -> Iterator[str]:
+        """Keys under ``prefix``, in lexicographic order."""
+
+    @abstractmethod
+    def delete_prefix(self, prefix: str) -> None:
+        """Delete every key under ``prefix`` (used by rebuild and shredding)."""
+
+
+class ReadModelStore(ABC):
+    """Projected snapshot records and projection checkpoints."""
+
+    @abstractmethod
+    def get_snapshot(self, snapshot_id: str) -> SnapshotRecord | None: ...
+
+    @abstractmethod
+    def put_snapshot(self, record: SnapshotRecord) -> None: ...
+
+    @abstractmethod
+    def touch_snapshot(self, snapshot_id: str, when: float) -> None:
+        """Raise ``last_activity`` to ``when`` if it is later (idempotent)."""
+
+    @abstractmethod
+    def pending_snapshots(self) -> list[SnapshotRecord]: ...
+
+    @abstractmethod
+    def all_snapshots(self) -> list[SnapshotRecord]: ...
+
+    @abstractmethod
+    def get_checkpoint(self, name: str) -> int: ...
+
+    @abstractmethod
+    def set_checkpoint(self, name: str, position: int) -> None: ...
+
+    @abstractmethod
+    def clear(self) -> None:
+        """Drop every record and checkpoint (``blocksnap rebuild``)."""

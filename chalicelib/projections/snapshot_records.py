@@ -1,0 +1,70 @@
+"""The snapshot-record read model.
+
+A record turns ``completed`` only on SnapshotSealed, which the runner hands to
+this projection after :class:`~.sealing.ManifestProjection`, so a reader that
+sees ``completed`` always finds the whole manifest. Block writes only move
+``last_activity`` forward (for the timeout), coalesced to one update per
+snapshot per batch because a busy snapshot writes a thousand blocks a second.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Sequence
+
+from ..domain.events import (
+    BlockWritten,
+    CompletionRequested,
+    EventRecord,
+    SnapshotFailed,
+    SnapshotSealed,
+    SnapshotStarted,
+    SubBlockWritten,
+)
+from ..domain.snapshot import COMPLETED, ERROR, SnapshotRecord
+from ..ports import ReadModelStore
+
+
+class SnapshotRecordsProjection:
+    def __init__(self, records: ReadModelStore):
+        self.records = records
+
+    def handle_batch(self, batch: Sequence[EventRecord]) -> None:
+        activity: dict[str, float] = {}
+        for record in batch:
+            event = record.event
+            if isinstance(event, (BlockWritten, SubBlockWritten)):
+                activity[event.snapshot_id] = max(activity.get(event.snapshot_id, 0.0), event.written_at)
+            elif isinstance(event, CompletionRequested):
+                activity[event.snapshot_id] = max(activity.get(event.snapshot_id, 0.0), event.requested_at)
+            else:
+                self._flush(activity)
+                self.handle(record)
+        self._flush(activity)
+
+    def _flush(self, activity: dict[str, float]) -> None:
+        for snapshot_id, when in activity.items():
+            self.records.touch_snapshot(snapshot_id, when)
+        activity.clear()
+
+    def handle(self, record: EventRecord) -> None:
+        event = record.event
+        if isinstance(event, SnapshotStarted):
+            if self.records.get_snapshot(event.snapshot_id) is None:
+                self.records.put_snapshot(SnapshotRecord.from_started(event))
+        elif isinstance(event, SnapshotSealed):
+            current = self.records.get_snapshot(event.snapshot_id)
+            if current is not None and current.status != COMPLETED:
+                self.records.put_snapshot(
+                    replace(
+                        current,
+                        status=COMPLETED,
+                        completion_time=event.sealed_at,
+                        changed_blocks_count=event.changed_blocks_count,
+                        progress=100,
+                    )
+                )
+        elif isinstance(event, SnapshotFailed):
+            current = self.records.get_snapshot(event.snapshot_id)
+            if current is not None and current.status != ERROR:
+                self.records.put_snapshot(replace(current, status=ERROR, state_message=event.message))

@@ -1,0 +1,463 @@
+"""Use cases: one method per operation, stateless between calls.
+
+A write loads the snapshot aggregate from its lifecycle stream (strongly
+consistent), decides, and appends events; it never waits for projections. A
+read uses the projected record and the sealed manifest, so a snapshot is
+readable exactly when its manifest is complete — the same lag AWS shows
+between EC2 ``completed`` and the direct-API read plane.
+
+Member names in and out are the botocore model's (``SnapshotId``,
+``BlockIndex``, ...): ``chalicelib/http`` maps them to and from the wire.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from .blockio import BlockIO
+from .domain import keys
+from .domain.checksums import sha256_b64
+from .domain.errors import (
+    ChecksumMismatch,
+    DuplicateEvent,
+    IdempotencyConflict,
+    InvalidBlock,
+    InvalidBlockToken,
+    InvalidPageToken,
+    InvalidSnapshotId,
+    InvalidTag,
+    InvalidVolumeSize,
+    SnapshotNotFound,
+    UnrelatedSnapshots,
+    ValidationError,
+)
+from .domain.events import (
+    COMPLETION_KEY,
+    STARTED_KEY,
+    BlockWritten,
+    ClientTokenClaimed,
+    CompletionRequested,
+    EventRecord,
+    SnapshotStarted,
+    block_key,
+    block_key_prefix,
+    block_stream,
+    lifecycle_stream,
+    token_stream,
+)
+from .domain.ids import new_snapshot_id
+from .domain.manifest import diff
+from .domain.snapshot import (
+    BLOCK_SIZE,
+    COMPLETED,
+    ERROR,
+    MAX_TAGS,
+    MAX_VOLUME_SIZE_GIB,
+    PENDING,
+    Snapshot,
+    SnapshotRecord,
+)
+from .domain.tokens import (
+    BLOCK_TOKEN_LIFETIME,
+    EMPTY_LIST_EXPIRY,
+    PAGE_TOKEN_LIFETIME,
+    PageCursor,
+    TokenInvalid,
+    TokenMinter,
+)
+from .manifest_store import ManifestStore
+from .ports import EventStore, ReadModelStore
+
+DEFAULT_TIMEOUT_MINUTES = 60
+DEFAULT_MAX_RESULTS = 10000
+DEFAULT_OWNER_ID = "000000000000"
+DEFAULT_REGION = "us-east-1"
+_APPEND_RETRIES = 20
+
+
+@dataclass
+class Settings:
+    owner_id: str = DEFAULT_OWNER_ID
+    region: str = DEFAULT_REGION
+
+
+class SnapshotService:
+    def __init__(
+        self,
+        events: EventStore,
+        records: ReadModelStore,
+        manifests: ManifestStore,
+        blockio: BlockIO,
+        tokens: TokenMinter,
+        clock: Callable[[], float] = time.time,
+        settings: Settings | None = None,
+    ):
+        self.events = events
+        self.records = records
+        self.manifests = manifests
+        self.blockio = blockio
+        self.tokens = tokens
+        self.clock = clock
+        self.settings = settings or Settings()
+
+    # ---- loading -------------------------------------------------------
+
+    def load(self, snapshot_id: str) -> Snapshot | None:
+        return Snapshot.fold(r.event for r in self.events.query(lifecycle_stream(snapshot_id)))
+
+    def _readable(self, snapshot_id: str) -> SnapshotRecord:
+        """A snapshot the read operations may serve: completed and sealed."""
+        record = self.records.get_snapshot(snapshot_id)
+        if record is None or record.status != COMPLETED:
+            raise SnapshotNotFound(snapshot_id)
+        return record
+
+    def _writable(self, snapshot_id: str) -> Snapshot:
+        snapshot = self.load(snapshot_id)
+        if snapshot is None or snapshot.status == ERROR:
+            raise SnapshotNotFound(snapshot_id)
+        if snapshot.status == COMPLETED or snapshot.completion is not None:
+            raise InvalidSnapshotId("Snapshot is already completed")
+        return snapshot
+
+    # ---- StartSnapshot -------------------------------------------------
+
+    def start_snapshot(self, req: dict) -> dict:
+        volume_size = req["VolumeSize"]
+        if volume_size > MAX_VOLUME_SIZE_GIB:
+            raise InvalidVolumeSize(
+                f"Volume size {volume_size} GiB exceeds the maximum of {MAX_VOLUME_SIZE_GIB} GiB"
+            )
+        tags = tuple((t.get("Key", ""), t.get("Value", "")) for t in req.get("Tags") or ())
+        if len(tags) > MAX_TAGS:
+            raise InvalidTag(f"A snapshot can have at most {MAX_TAGS} tags; {len(tags)} were given")
+        timeout = req.get("Timeout") or DEFAULT_TIMEOUT_MINUTES
+        parent_id = req.get("ParentSnapshotId")
+        encrypted, kms_key_arn = self._encryption_outcome(req, parent_id)
+        client_token = req.get("ClientToken")
+        digest = _request_digest(req)
+
+        if client_token is not None:
+            replay = self._replay(client_token, digest)
+            if replay is not None:
+                return replay
+
+        lineage_id = None
+        if parent_id is not None:
+            parent = self._parent(parent_id)
+            if volume_size < parent.volume_size:
+                raise InvalidVolumeSize(
+                    f"Volume size {volume_size} GiB is smaller than the parent snapshot's "
+                    f"{parent.volume_size} GiB"
+                )
+            lineage_id = parent.lineage_id
+            if parent.encrypted:
+                encrypted, kms_key_arn = True, parent.kms_key_arn
+
+        snapshot_id = new_snapshot_id()
+        started = SnapshotStarted(
+            snapshot_id=snapshot_id,
+            volume_size=volume_size,
+            lineage_id=lineage_id or snapshot_id,
+            start_time=round(self.clock(), 3),
+            timeout_minutes=timeout,
+            owner_id=self.settings.owner_id,
+            parent_snapshot_id=parent_id,
+            description=req.get("Description"),
+            tags=tags,
+            encrypted=encrypted,
+            kms_key_arn=kms_key_arn,
+            client_token=client_token,
+            request_digest=digest,
+            sub_block_size=req.get("SubBlockSize"),
+        )
+        records = [EventRecord(lifecycle_stream(snapshot_id), STARTED_KEY, started)]
+        if client_token is not None:
+            claim = ClientTokenClaimed(client_token, digest, snapshot_id)
+            records.append(EventRecord(token_stream(client_token), "0", claim))
+        try:
+            self.events.append(records)
+        except DuplicateEvent:
+            replay = self._replay(client_token, digest) if client_token else None
+            if replay is None:
+                raise
+            return replay
+        return _start_response(started)
+
+    def _replay(self, client_token: str, digest: str) -> dict | None:
+        claims = self.events.query(token_stream(client_token))
+        if not claims:
+            return None
+        claim = claims[0].event
+        assert isinstance(claim, ClientTokenClaimed)
+        if claim.request_digest != digest:
+            raise IdempotencyConflict()
+        snapshot = self.load(claim.snapshot_id)
+        assert snapshot is not None
+        return _start_response(snapshot.started)
+
+    def _parent(self, parent_id: str) -> SnapshotRecord:
+        snapshot = self.load(parent_id)
+        if snapshot is None or snapshot.status == ERROR:
+            raise SnapshotNotFound(parent_id)
+        record = self.records.get_snapshot(parent_id)
+        if record is None or record.status != COMPLETED:
+            raise InvalidSnapshotId(f"Source snapshot ({parent_id}) is not complete.")
+        return record
+
+    def _encryption_outcome(self, req: dict, parent_id: str | None) -> tuple[bool, str | None]:
+        """The AWS outcome matrix for Encrypted / KmsKeyArn / ParentSnapshotId.
+
+        Encryption by default is off (as in a fresh AWS account). With a
+        parent, the child inherits the parent's encryption, and any explicit
+        Encrypted or KmsKeyArn is refused, as the model documents.
+        """
+        encrypted = req.get("Encrypted")
+        kms_key_arn = req.get("KmsKeyArn")
+        if encrypted is False and kms_key_arn:
+            raise ValidationError("Encrypt cannot be false when KmsKeyArn is specified")
+        if parent_id is not None:
+            if encrypted is not None or kms_key_arn:
+                raise ValidationError(
+                    "You can't specify ParentSnapshotId and Encrypted or KmsKeyArn in the same "
+                    "request; an incremental snapshot inherits its parent's encryption"
+                )
+            return False, None
+        if kms_key_arn:
+            return True, kms_key_arn
+        if encrypted:
+            return True, self.default_kms_key_arn()
+        return False, None
+
+    def default_kms_key_arn(self) -> str:
+        return f"arn:aws:kms:{self.settings.region}:{self.settings.owner_id}:alias/aws/ebs"
+
+    # ---- PutSnapshotBlock ----------------------------------------------
+
+    def put_snapshot_block(self, req: dict) -> dict:
+        snapshot_id, index = req["SnapshotId"], req["BlockIndex"]
+        algorithm = req["ChecksumAlgorithm"]
+        if algorithm != "SHA256":
+            raise ValidationError(
+                f"Unsupported Checksum Algorithm '{algorithm}', supported algorithms are SHA256"
+            )
+        snapshot = self._writable(snapshot_id)
+        data: bytes = req.get("BlockData") or b""
+        if req["DataLength"] != BLOCK_SIZE:
+            raise InvalidBlock(f"Block data length {req['DataLength']} is not valid, expected {BLOCK_SIZE}")
+        if len(data) != BLOCK_SIZE:
+            raise ValidationError("Failed to read block data")
+        if index >= snapshot.block_count_limit:
+            raise InvalidBlock(f"Block index {index} is beyond the volume size extent")
+        digest = sha256_b64(data)
+        if digest != req["Checksum"]:
+            raise ChecksumMismatch(digest, req["Checksum"])
+        key = keys.block_key(snapshot_id, index, digest)
+        self.blockio.write(key, data)
+        self._record_write(
+            snapshot_id,
+            index,
+            digest,
+            lambda seq: BlockWritten(snapshot_id, index, seq, digest, key, round(self.clock(), 3)),
+        )
+        return {"Checksum": digest, "ChecksumAlgorithm": "SHA256"}
+
+    def _record_write(self, snapshot_id: str, index: int, digest: str, make_event) -> None:
+        """Append the next write of ``index``; an identical retry appends nothing."""
+        stream = block_stream(snapshot_id, index)
+        for _ in range(_APPEND_RETRIES):
+            latest = self.events.query(stream, block_key_prefix(index), reverse=True, limit=1)
+            seq = 0
+            if latest:
+                last = latest[0].event
+                if isinstance(last, BlockWritten) and last.digest == digest:
+                    return
+                seq = last.seq + 1
+            try:
+                self.events.append([EventRecord(stream, block_key(index, seq), make_event(seq))])
+                return
+            except DuplicateEvent:
+                continue
+        raise ValidationError(
+            f"Too many concurrent writes to block {index}; retry the request",
+            reason="CONFLICTING_BLOCK_UPDATE",
+        )
+
+    # ---- CompleteSnapshot ----------------------------------------------
+
+    def complete_snapshot(self, req: dict) -> dict:
+        snapshot_id = req["SnapshotId"]
+        checksum = req.get("Checksum")
+        algorithm = req.get("ChecksumAlgorithm")
+        aggregation = req.get("ChecksumAggregationMethod")
+        if checksum is not None and algorithm is None:
+            raise ValidationError("Invalid parameter combination. Checksum algorithm is missing.")
+        if checksum is None and (algorithm is not None or aggregation is not None):
+            raise ValidationError("Invalid parameter combination. Snapshot checksum is missing.")
+        if checksum is not None and aggregation is None:
+            raise ValidationError(
+                "Invalid parameter combination. Checksum aggregation method is missing."
+            )
+        snapshot = self.load(snapshot_id)
+        if snapshot is None:
+            raise SnapshotNotFound(snapshot_id)
+        if snapshot.completion is None and snapshot.status == PENDING:
+            event = CompletionRequested(
+                snapshot_id, req["ChangedBlocksCount"], checksum, round(self.clock(), 3)
+            )
+            try:
+                self.events.append([EventRecord(lifecycle_stream(snapshot_id), COMPLETION_KEY, event)])
+                return {"Status": PENDING}
+            except DuplicateEvent:
+                snapshot = self.load(snapshot_id)
+        return {"Status": self._visible_status(snapshot)}
+
+    def _visible_status(self, snapshot: Snapshot) -> str:
+        if snapshot.status == ERROR:
+            return ERROR
+        record = self.records.get_snapshot(snapshot.snapshot_id)
+        return record.status if record is not None else PENDING
+
+    # ---- GetSnapshotBlock ----------------------------------------------
+
+    def get_snapshot_block(self, req: dict) -> dict:
+        snapshot_id, index, token = req["SnapshotId"], req["BlockIndex"], req["BlockToken"]
+        record = self._readable(snapshot_id)
+        try:
+            self.tokens.check_block_token(token, snapshot_id, index, self.clock())
+        except TokenInvalid:
+            raise InvalidBlockToken(token) from None
+        entry = None
+        if index < record.volume_size * 2048:
+            entry = self.manifests.open(snapshot_id).lookup(index)
+        if entry is None:
+            raise InvalidBlockToken(token)
+        data = self.blockio.read(entry)
+        return {
+            "DataLength": len(data),
+            "BlockData": data,
+            "Checksum": entry.digest,
+            "ChecksumAlgorithm": "SHA256",
+        }
+
+    # ---- ListSnapshotBlocks / ListChangedBlocks --------------------------
+
+    def _start_index(self, req: dict, operation: str, subject: str) -> int:
+        token = req.get("NextToken")
+        if token is None:
+            return req.get("StartingBlockIndex") or 0
+        try:
+            return self.tokens.open_page_token(token, operation, subject, self.clock())
+        except TokenInvalid:
+            raise InvalidPageToken(token) from None
+
+    def _page(self, items, limit: int, operation: str, subject: str, now: float):
+        page = []
+        next_token = None
+        for item in items:
+            if len(page) == limit:
+                cursor = PageCursor(operation, subject, item[0])
+                next_token = self.tokens.page_token(cursor, now + PAGE_TOKEN_LIFETIME)
+                break
+            page.append(item)
+        return page, next_token
+
+    def list_snapshot_blocks(self, req: dict) -> dict:
+        snapshot_id = req["SnapshotId"]
+        record = self._readable(snapshot_id)
+        start = self._start_index(req, "ListSnapshotBlocks", snapshot_id)
+        now = self.clock()
+        limit = req.get("MaxResults") or DEFAULT_MAX_RESULTS
+        extent = record.volume_size * 2048
+        entries = (
+            (e.index, e)
+            for e in self.manifests.open(snapshot_id).entries(start)
+            if e.index < extent
+        )
+        page, next_token = self._page(entries, limit, "ListSnapshotBlocks", snapshot_id, now)
+        expiry = now + (BLOCK_TOKEN_LIFETIME if page else EMPTY_LIST_EXPIRY)
+        return {
+            "Blocks": [
+                {"BlockIndex": i, "BlockToken": self.tokens.block_token(snapshot_id, i, expiry)}
+                for i, _ in page
+            ],
+            "ExpiryTime": round(expiry, 3),
+            "VolumeSize": record.volume_size,
+            "BlockSize": BLOCK_SIZE,
+            "NextToken": next_token,
+        }
+
+    def list_changed_blocks(self, req: dict) -> dict:
+        second_id = req["SecondSnapshotId"]
+        first_id = req.get("FirstSnapshotId")
+        if not first_id:
+            raise InvalidSnapshotId("First snapshot should not be empty or null")
+        first = self._readable(first_id)
+        second = self._readable(second_id)
+        if first.lineage_id != second.lineage_id:
+            raise UnrelatedSnapshots(
+                f"The snapshots {first_id} and {second_id} are not from the same lineage"
+            )
+        subject = f"{first_id}:{second_id}"
+        start = self._start_index(req, "ListChangedBlocks", subject)
+        now = self.clock()
+        limit = req.get("MaxResults") or DEFAULT_MAX_RESULTS
+        changes = (
+            (index, a, b)
+            for index, a, b in diff(self.manifests.open(first_id), self.manifests.open(second_id), start)
+        )
+        page, next_token = self._page(changes, limit, "ListChangedBlocks", subject, now)
+        expiry = now + (BLOCK_TOKEN_LIFETIME if page else EMPTY_LIST_EXPIRY)
+        changed = []
+        for index, a, b in page:
+            item: dict = {"BlockIndex": index}
+            if a is not None:
+                item["FirstBlockToken"] = self.tokens.block_token(first_id, index, expiry)
+            if b is not None:
+                item["SecondBlockToken"] = self.tokens.block_token(second_id, index, expiry)
+            changed.append(item)
+        return {
+            "ChangedBlocks": changed,
+            "ExpiryTime": round(expiry, 3),
+            "VolumeSize": second.volume_size,
+            "BlockSize": BLOCK_SIZE,
+            "NextToken": next_token,
+        }
+
+    # ---- blocksnap extension -------------------------------------------
+
+    def describe_snapshot(self, snapshot_id: str) -> SnapshotRecord:
+        """The snapshot in any state; falls back to the events while the projection catches up."""
+        record = self.records.get_snapshot(snapshot_id)
+        if record is not None:
+            return record
+        snapshot = self.load(snapshot_id)
+        if snapshot is None:
+            raise SnapshotNotFound(snapshot_id)
+        return SnapshotRecord.from_started(snapshot.started)
+
+
+def _request_digest(req: dict) -> str:
+    """What makes two StartSnapshot requests 'the same' for ClientToken idempotency."""
+    fields = {k: v for k, v in req.items() if k != "ClientToken"}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _start_response(e: SnapshotStarted) -> dict:
+    return {
+        "Description": e.description,
+        "SnapshotId": e.snapshot_id,
+        "OwnerId": e.owner_id,
+        "Status": PENDING,
+        "StartTime": e.start_time,
+        "VolumeSize": e.volume_size,
+        "BlockSize": BLOCK_SIZE,
+        "Tags": [{"Key": k, "Value": v} for k, v in e.tags] if e.tags else None,
+        "ParentSnapshotId": e.parent_snapshot_id,
+        "KmsKeyArn": e.kms_key_arn,
+        "SseType": None,
+    }
