@@ -32,6 +32,7 @@ from .service import SnapshotService
 ENV_BACKEND = "BLOCKSNAP_BACKEND"
 ENV_DATA_DIR = "BLOCKSNAP_DATA_DIR"
 ENV_MINUTE_SECONDS = "BLOCKSNAP_TIMEOUT_MINUTE_SECONDS"
+ENV_RUN_PROJECTOR = "BLOCKSNAP_RUN_PROJECTOR"
 
 
 def default_data_dir() -> Path:
@@ -118,7 +119,10 @@ def from_environment() -> Runtime:
     minute_seconds = float(os.environ.get(ENV_MINUTE_SECONDS, "60"))
     if backend == "embedded":
         data_dir = Path(os.environ.get(ENV_DATA_DIR) or default_data_dir())
-        return embedded(data_dir, minute_seconds=minute_seconds)
+        runtime = embedded(data_dir, minute_seconds=minute_seconds)
+        if os.environ.get(ENV_RUN_PROJECTOR) == "1" and runtime.projector is not None:
+            runtime.projector.start()  # `chalice local`: no separate process follows the log
+        return runtime
     raise ValueError(f"unknown {ENV_BACKEND}: {backend!r} (expected 'embedded' or 'aws')")
 
 

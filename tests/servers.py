@@ -48,7 +48,8 @@ class BlocksnapServer:
                     ready.set()
             ready.set()
 
-        threading.Thread(target=pump, daemon=True).start()
+        self._pump = threading.Thread(target=pump, daemon=True)
+        self._pump.start()
         if not ready.wait(timeout) or self.url is None:
             self.stop()
             raise RuntimeError("blocksnap serve did not start:\n" + "".join(self.output))
@@ -65,6 +66,7 @@ class BlocksnapServer:
                 self.proc.kill()
                 self.proc.wait()
         code = self.proc.returncode
+        self._pump.join(timeout)
         self.proc = None
         self.url = None
         return code
@@ -74,6 +76,7 @@ class BlocksnapServer:
         assert self.proc is not None
         self.proc.kill()
         self.proc.wait()
+        self._pump.join()
         self.proc = None
         self.url = None
 

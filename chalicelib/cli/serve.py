@@ -2,15 +2,15 @@
 
 waitress is a production WSGI server (threaded, HTTP/1.1 keep-alive, request
 size limits); the projector follows the event log in a daemon thread of the
-same process. SIGINT and SIGTERM close the listener, let in-flight requests
-finish, and stop the projector at a batch boundary.
+same process. SIGINT and SIGTERM leave waitress's loop the way it expects
+(SystemExit), which lets in-flight requests finish even while idle keep-alive
+connections are open; then the projector drains what was appended and stops.
 """
 
 from __future__ import annotations
 
 import logging
 import signal
-import sys
 from pathlib import Path
 
 import waitress
@@ -43,7 +43,7 @@ def serve(host: str, port: int, data_dir: Path, threads: int, minute_seconds: fl
     )
 
     def stop(signum, frame):
-        server.close()
+        raise SystemExit(0)
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
@@ -51,13 +51,9 @@ def serve(host: str, port: int, data_dir: Path, threads: int, minute_seconds: fl
     print(f"blocksnap serving on http://{host}:{bound_port} (data dir {data_dir})", flush=True)
     try:
         server.run()
-    except (OSError, ValueError):
-        pass
     finally:
+        server.close()
         runtime.projector.stop()
         print("blocksnap stopped", flush=True)
     return 0
 
-
-def main_exit(code: int) -> None:
-    sys.exit(code)

@@ -91,7 +91,9 @@ class Projector:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop following, after projecting what was appended before the stop."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
+        self.catch_up()

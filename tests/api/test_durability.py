@@ -1,0 +1,109 @@
+"""Restarts, crashes, timeouts and rebuilds against real server processes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+from botocore.exceptions import ClientError
+
+from tests.servers import BlocksnapServer
+
+from .conftest import all_blocks, block, put, snapshot, wait_status
+
+
+def read_all(ebs, sid) -> dict[int, bytes]:
+    return {
+        b["BlockIndex"]: ebs.get_snapshot_block(SnapshotId=sid, BlockIndex=b["BlockIndex"], BlockToken=b["BlockToken"])["BlockData"].read()
+        for b in all_blocks(ebs, sid)
+    }
+
+
+@pytest.mark.parametrize("stop", ["terminate", "kill"])
+def test_restart_in_the_middle_of_a_snapshot(tmp_path, stop):
+    srv = BlocksnapServer(tmp_path / "data").start()
+    try:
+        ebs = srv.client()
+        done = snapshot(ebs, {0: block("kept0"), 5: block("kept5")})
+        pending = ebs.start_snapshot(VolumeSize=1, ParentSnapshotId=done)["SnapshotId"]
+        put(ebs, pending, 1, block("before"))
+        srv.kill() if stop == "kill" else srv.stop()
+        srv.start()
+        ebs = srv.client()
+        assert read_all(ebs, done) == {0: block("kept0"), 5: block("kept5")}
+        put(ebs, pending, 2, block("after"))
+        ebs.complete_snapshot(SnapshotId=pending, ChangedBlocksCount=2)
+        wait_status(ebs, pending)
+        assert read_all(ebs, pending) == {0: block("kept0"), 1: block("before"), 2: block("after"), 5: block("kept5")}
+    finally:
+        srv.stop()
+
+
+def test_sigterm_shuts_down_cleanly(tmp_path):
+    srv = BlocksnapServer(tmp_path / "data").start()
+    output = srv.output
+    assert srv.stop() == 0
+    assert any("stopped" in line for line in output)
+
+
+def test_idle_pending_snapshot_times_out(tmp_path):
+    srv = BlocksnapServer(tmp_path / "data", env={"BLOCKSNAP_TIMEOUT_MINUTE_SECONDS": "0.05"}).start()
+    try:
+        ebs = srv.client()
+        idle = ebs.start_snapshot(VolumeSize=1, Timeout=10)["SnapshotId"]
+        busy = ebs.start_snapshot(VolumeSize=1, Timeout=4320)["SnapshotId"]
+        deadline = time.monotonic() + 15
+        doc = {}
+        while time.monotonic() < deadline:
+            doc = requests.get(f"{srv.url}/blocksnap/v1/snapshots/{idle}").json()
+            if doc["Status"] != "pending":
+                break
+            time.sleep(0.1)
+        assert doc["Status"] == "error" and doc["StateMessage"] == "Snapshot timed out"
+        assert ebs.complete_snapshot(SnapshotId=idle, ChangedBlocksCount=0)["Status"] == "error"
+        with pytest.raises(ClientError) as e:
+            put(ebs, idle, 0, block("late"))
+        assert e.value.response["Reason"] == "SNAPSHOT_NOT_FOUND"
+        put(ebs, busy, 0, block("fine"))
+    finally:
+        srv.stop()
+
+
+def _dump(data_dir) -> tuple[list, dict]:
+    from chalicelib import wiring
+
+    runtime = wiring.embedded(data_dir)
+    records = [r.to_dict() for r in runtime.records.all_snapshots()]
+    manifests = {key: runtime.blocks.get(key) for key in runtime.blocks.list("manifests/")}
+    return records, manifests
+
+
+def test_rebuild_gives_identical_read_models(tmp_path):
+    data = tmp_path / "data"
+    srv = BlocksnapServer(data).start()
+    try:
+        ebs = srv.client()
+        root = snapshot(ebs, {i: block(f"r{i}") for i in range(0, 600, 3)})
+        child = snapshot(ebs, {i: block(f"c{i}") for i in range(0, 600, 7)}, parent=root)
+        snapshot(ebs, {1: block("s")}, parent=child)
+        failed = ebs.start_snapshot(VolumeSize=1)["SnapshotId"]
+        put(ebs, failed, 0, block("f"))
+        ebs.complete_snapshot(SnapshotId=failed, ChangedBlocksCount=3)
+        wait_status(ebs, failed, "error")
+        ebs.start_snapshot(VolumeSize=1)
+    finally:
+        srv.stop()
+    before = _dump(data)
+    assert before[1], "manifests were written"
+    result = subprocess.run(
+        [sys.executable, "-m", "chalicelib.cli.main", "rebuild", "--data-dir", str(data), "--no-progress"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "rebuilt 5 snapshot records" in result.stdout
+    after = _dump(data)
+    assert after[0] == before[0]
+    assert after[1] == before[1]

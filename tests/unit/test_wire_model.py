@@ -1,0 +1,64 @@
+"""Model-driven parsing, Coral messages and serialisation, without a server."""
+
+import json
+
+import pytest
+
+from chalicelib.domain.errors import ConstraintViolation, SerializationError
+from chalicelib.http import model
+from chalicelib.http.errors import error_response
+
+
+def raw(uri=None, headers=None, query=None, body=b""):
+    return model.RawRequest(uri or {}, headers or {}, query or {}, body)
+
+
+def test_put_members_come_from_uri_headers_and_payload():
+    req = model.parse("PutSnapshotBlock", raw(
+        uri={"snapshotId": "snap-0123456789abcdef0", "blockIndex": "12"},
+        headers={"X-Amz-Data-Length": "524288", "x-amz-checksum": "AAAA", "x-amz-checksum-algorithm": "SHA256"},
+        body=b"xyz",
+    ))
+    assert req == {"SnapshotId": "snap-0123456789abcdef0", "BlockIndex": 12, "DataLength": 524288,
+                   "Checksum": "AAAA", "ChecksumAlgorithm": "SHA256", "BlockData": b"xyz"}
+
+
+def test_all_violations_are_reported_together():
+    with pytest.raises(ConstraintViolation) as e:
+        model.parse("ListSnapshotBlocks", raw(uri={"snapshotId": "snap-0123456789abcdef0"},
+                                              query={"maxResults": "1", "startingBlockIndex": "-1"}))
+    assert e.value.message.startswith("2 validation errors detected: ")
+    assert "at 'maxResults'" in e.value.message and "at 'startingBlockIndex'" in e.value.message
+
+
+def test_required_and_type_errors():
+    with pytest.raises(ConstraintViolation, match="at 'volumeSize' failed to satisfy constraint: Member must not be null"):
+        model.parse("StartSnapshot", raw(body=b"{}"))
+    with pytest.raises(ConstraintViolation, match="Member must be a number"):
+        model.parse("StartSnapshot", raw(body=b'{"VolumeSize": "big"}'))
+    with pytest.raises(ConstraintViolation, match="at 'blockIndex'"):
+        model.parse("GetSnapshotBlock", raw(uri={"snapshotId": "snap-0", "blockIndex": "x"}, query={"blockToken": "A"}))
+    with pytest.raises(SerializationError):
+        model.parse("StartSnapshot", raw(body=b"[1]"))
+
+
+def test_tag_members_are_validated():
+    with pytest.raises(ConstraintViolation, match="at 'key'"):
+        model.parse("StartSnapshot", raw(body=json.dumps({"VolumeSize": 1, "Tags": [{"Key": "k" * 200, "Value": "v"}]}).encode()))
+
+
+def test_serialisation_uses_headers_payload_and_explicit_nulls():
+    wire = model.serialize("GetSnapshotBlock", {"DataLength": 3, "BlockData": b"abc", "Checksum": "c", "ChecksumAlgorithm": "SHA256"})
+    assert wire.status == 200 and wire.body == b"abc"
+    assert wire.headers["x-amz-Data-Length"] == "3" and wire.headers["Content-Type"] == "application/octet-stream"
+    listed = model.serialize("ListChangedBlocks", {"ChangedBlocks": [{"BlockIndex": 1, "SecondBlockToken": "t"}], "ExpiryTime": 1.5})
+    doc = json.loads(listed.body)
+    assert doc["ChangedBlocks"] == [{"BlockIndex": 1, "FirstBlockToken": None, "SecondBlockToken": "t"}]
+    assert doc["NextToken"] is None and doc["ExpiryTime"] == 1.5
+    assert model.serialize("StartSnapshot", {"SnapshotId": "snap-1"}).status == 201
+
+
+def test_unexpected_errors_become_json_internal_errors():
+    status, headers, body = error_response(KeyError("boom"))
+    assert status == 500 and headers["x-amzn-ErrorType"].startswith("InternalServerException")
+    assert b"boom" not in body and json.loads(body)["Message"]
