@@ -53,3 +53,12 @@ def list_changed_blocks(secondSnapshotId):
 @app.route("/blocksnap/v1/snapshots/{snapshotId}", methods=["GET"], content_types=ANY)
 def describe_snapshot(snapshotId):
     return operations.describe_snapshot(_service, snapshotId)
+
+
+@app.route(
+    "/blocksnap/v1/snapshots/{snapshotId}/blocks/{blockIndex}/subblocks/{offset}",
+    methods=["PUT"],
+    content_types=ANY,
+)
+def put_sub_block(snapshotId, blockIndex, offset):
+    return operations.put_sub_block(_service, app.current_request)

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from .blockio import BlockIO
+from .blockio import ZERO_BLOCK, BlockIO
 from .domain import keys
 from .domain.checksums import sha256_b64
 from .domain.errors import (
@@ -43,6 +43,7 @@ from .domain.events import (
     CompletionRequested,
     EventRecord,
     SnapshotStarted,
+    SubBlockWritten,
     block_key,
     block_key_prefix,
     block_stream,
@@ -61,6 +62,7 @@ from .domain.snapshot import (
     Snapshot,
     SnapshotRecord,
 )
+from .domain.writes import fold_writes
 from .domain.tokens import (
     BLOCK_TOKEN_LIFETIME,
     EMPTY_LIST_EXPIRY,
@@ -238,7 +240,8 @@ class SnapshotService:
 
     # ---- PutSnapshotBlock ----------------------------------------------
 
-    def put_snapshot_block(self, req: dict) -> dict:
+    def _check_block_write(self, req: dict, check_length) -> tuple[Snapshot, bytes, str]:
+        """Checks shared by full and sub-block writes, in AWS's order; returns the body's digest."""
         snapshot_id, index = req["SnapshotId"], req["BlockIndex"]
         algorithm = req["ChecksumAlgorithm"]
         if algorithm != "SHA256":
@@ -246,40 +249,100 @@ class SnapshotService:
                 f"Unsupported Checksum Algorithm '{algorithm}', supported algorithms are SHA256"
             )
         snapshot = self._writable(snapshot_id)
+        check_length(snapshot)
         data: bytes = req.get("BlockData") or b""
-        if req["DataLength"] != BLOCK_SIZE:
-            raise InvalidBlock(f"Block data length {req['DataLength']} is not valid, expected {BLOCK_SIZE}")
-        if len(data) != BLOCK_SIZE:
+        if len(data) != req["DataLength"]:
             raise ValidationError("Failed to read block data")
         if index >= snapshot.block_count_limit:
             raise InvalidBlock(f"Block index {index} is beyond the volume size extent")
         digest = sha256_b64(data)
         if digest != req["Checksum"]:
             raise ChecksumMismatch(digest, req["Checksum"])
+        return snapshot, data, digest
+
+    def put_snapshot_block(self, req: dict) -> dict:
+        def check_length(snapshot: Snapshot) -> None:
+            if req["DataLength"] != BLOCK_SIZE:
+                raise InvalidBlock(f"Block data length {req['DataLength']} is not valid, expected {BLOCK_SIZE}")
+
+        snapshot, data, digest = self._check_block_write(req, check_length)
+        snapshot_id, index = snapshot.snapshot_id, req["BlockIndex"]
         key = keys.block_key(snapshot_id, index, digest)
         self.blockio.write(key, data)
-        self._record_write(
-            snapshot_id,
-            index,
-            digest,
-            lambda seq: BlockWritten(snapshot_id, index, seq, digest, key, round(self.clock(), 3)),
-        )
+
+        def decide(history: list, seq: int) -> BlockWritten | None:
+            if history and isinstance(history[-1], BlockWritten) and history[-1].digest == digest:
+                return None
+            return BlockWritten(snapshot_id, index, seq, digest, key, round(self.clock(), 3))
+
+        self._append_write(snapshot_id, index, decide, full_history=False)
         return {"Checksum": digest, "ChecksumAlgorithm": "SHA256"}
 
-    def _record_write(self, snapshot_id: str, index: int, digest: str, make_event) -> None:
-        """Append the next write of ``index``; an identical retry appends nothing."""
+    def put_sub_block(self, req: dict) -> dict:
+        """Write part of a block; only these bytes are stored, the rest is inherited.
+
+        The merged block's digest is computed against the write history seen at
+        append time; a concurrent write to the same block makes the append
+        collide on its sequence number, and the merge is simply redone.
+        """
+        offset, length = req["Offset"], req["DataLength"]
+
+        def check_length(snapshot: Snapshot) -> None:
+            unit = snapshot.started.sub_block_size
+            if unit is None:
+                raise ValidationError(
+                    f"Snapshot {snapshot.snapshot_id} was not started with x-blocksnap-sub-block-size; "
+                    "sub-block writes are not enabled for it"
+                )
+            if length <= 0 or length % unit or offset % unit or offset + length > BLOCK_SIZE:
+                raise InvalidBlock(
+                    f"Sub-block at offset {offset} with length {length} is not valid: both must be "
+                    f"multiples of {unit} and the range must end within {BLOCK_SIZE} bytes"
+                )
+
+        snapshot, data, digest = self._check_block_write(req, check_length)
+        snapshot_id, index = snapshot.snapshot_id, req["BlockIndex"]
+        key = keys.sub_block_key(snapshot_id, index, offset, length, digest)
+        self.blockio.write(key, data)
+        parent_id = snapshot.started.parent_snapshot_id
+
+        def decide(history: list, seq: int) -> SubBlockWritten | None:
+            last = history[-1] if history else None
+            if isinstance(last, SubBlockWritten) and last.key == key:
+                return None
+            inherited = self.manifests.open(parent_id).lookup(index) if parent_id else None
+            current = fold_writes(history, lambda i: inherited).get(index, inherited)
+            merged = bytearray(self.blockio.assemble(current) if current else ZERO_BLOCK)
+            merged[offset : offset + length] = data
+            return SubBlockWritten(
+                snapshot_id, index, seq, offset, length, digest, key,
+                sha256_b64(bytes(merged)), round(self.clock(), 3),
+            )
+
+        event = self._append_write(snapshot_id, index, decide, full_history=True)
+        return {"Checksum": event.merged_digest, "ChecksumAlgorithm": "SHA256"}
+
+    def _append_write(self, snapshot_id: str, index: int, decide, *, full_history: bool):
+        """Append the next write of ``index`` (optimistic concurrency on its seq).
+
+        ``decide(history, seq)`` returns the event to append, or None when the
+        request is a retry of the latest write, so a retried request never
+        appends a duplicate event.
+        """
         stream = block_stream(snapshot_id, index)
+        prefix = block_key_prefix(index)
         for _ in range(_APPEND_RETRIES):
-            latest = self.events.query(stream, block_key_prefix(index), reverse=True, limit=1)
-            seq = 0
-            if latest:
-                last = latest[0].event
-                if isinstance(last, BlockWritten) and last.digest == digest:
-                    return
-                seq = last.seq + 1
+            if full_history:
+                history = [r.event for r in self.events.query(stream, prefix)]
+            else:
+                history = [r.event for r in self.events.query(stream, prefix, reverse=True, limit=1)]
+            seq = history[-1].seq + 1 if history else 0
+            event = decide(history, seq)
+            if event is None:
+                return history[-1]
             try:
-                self.events.append([EventRecord(stream, block_key(index, seq), make_event(seq))])
-                return
+                self.events.append([EventRecord(stream, block_key(index, seq), event)])
+                return event
             except DuplicateEvent:
                 continue
         raise ValidationError(

@@ -113,7 +113,7 @@ def parse(op_name: str, raw: RawRequest) -> dict:
         if location == "uri":
             value = raw.uri_params.get(wire)
         elif location == "header":
-            value = _header(raw.headers, wire)
+            value = header(raw.headers, wire)
         elif location == "querystring":
             value = raw.query.get(wire)
         elif member == shape.get("payload"):
@@ -129,7 +129,7 @@ def parse(op_name: str, raw: RawRequest) -> dict:
     return {k: v for k, v in values.items() if v is not None}
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
+def header(headers: Mapping[str, str], name: str) -> str | None:
     lowered = name.lower()
     for key, value in headers.items():
         if key.lower() == lowered:

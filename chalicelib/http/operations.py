@@ -16,7 +16,7 @@ from typing import Any, Callable
 from chalice import Response
 from chalice.app import Request
 
-from ..domain.errors import ConstraintViolation
+from ..domain.errors import ConstraintViolation, ValidationError
 from ..domain.snapshot import SnapshotRecord
 from ..service import SnapshotService
 from . import model
@@ -57,9 +57,31 @@ def _guarded(work: Callable[[], tuple[int, dict[str, str], bytes]]) -> Response:
         return _respond(*error_response(exc))
 
 
+SUB_BLOCK_SIZE_HEADER = "x-blocksnap-sub-block-size"
+SUB_BLOCK_SIZES = tuple(4096 << k for k in range(7))
+
+
+def _sub_block_size(raw: model.RawRequest, req: dict) -> dict:
+    """StartSnapshot opts in to sub-block writes with an extension header."""
+    value = model.header(raw.headers, SUB_BLOCK_SIZE_HEADER)
+    if value is None:
+        return req
+    if not value.isdigit() or int(value) not in SUB_BLOCK_SIZES:
+        raise ValidationError(
+            f"{SUB_BLOCK_SIZE_HEADER} must be a power of two from 4096 to 262144, not '{value}'"
+        )
+    return {**req, "SubBlockSize": int(value)}
+
+
+_EXTENSIONS: dict[str, Callable[[model.RawRequest, dict], dict]] = {"StartSnapshot": _sub_block_size}
+
+
 def ebs(service_factory: Callable[[], SnapshotService], op_name: str, request: Request) -> Response:
     def work():
-        req = model.parse(op_name, raw_request(request))
+        raw = raw_request(request)
+        req = model.parse(op_name, raw)
+        if op_name in _EXTENSIONS:
+            req = _EXTENSIONS[op_name](raw, req)
         out = _HANDLERS[op_name](service_factory(), req)
         wire = model.serialize(op_name, out)
         return wire.status, wire.headers, wire.body
@@ -104,5 +126,21 @@ def describe_snapshot(service_factory: Callable[[], SnapshotService], snapshot_i
     def work():
         record = service_factory().describe_snapshot(check_snapshot_id(snapshot_id))
         return json_response(200, snapshot_document(record))
+
+    return _guarded(work)
+
+
+def put_sub_block(service_factory: Callable[[], SnapshotService], request: Request) -> Response:
+    """PUT …/blocks/{blockIndex}/subblocks/{offset}: PutSnapshotBlock's members plus an offset."""
+
+    def work():
+        raw = raw_request(request)
+        offset = raw.uri_params.get("offset", "")
+        if not offset.isdigit():
+            raise ConstraintViolation("offset", offset, "Member must have value greater than or equal to 0")
+        req = model.parse("PutSnapshotBlock", raw)
+        out = service_factory().put_sub_block({**req, "Offset": int(offset)})
+        wire = model.serialize("PutSnapshotBlock", out)
+        return wire.status, wire.headers, wire.body
 
     return _guarded(work)
