@@ -62,3 +62,8 @@ def describe_snapshot(snapshotId):
 )
 def put_sub_block(snapshotId, blockIndex, offset):
     return operations.put_sub_block(_service, app.current_request)
+
+
+@app.route("/blocksnap/v1/snapshots/{snapshotId}/copy", methods=["POST"], content_types=ANY)
+def copy_snapshot(snapshotId):
+    return operations.copy_snapshot(_service, snapshotId, app.current_request)

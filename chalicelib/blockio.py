@@ -1,51 +1,68 @@
 """The one place where block bytes are written and read.
 
-Every path that touches block content goes through :class:`BlockIO`: the
-PutSnapshotBlock and sub-block writes, GetSnapshotBlock, and the encrypted
-copy. That is the seam where encryption plugs in (an encrypted snapshot's
-bytes go through the encryption function, never through key material held
-here) and where checksums are verified on every read, so that corrupt or
-tampered bytes produce a clean error instead of being served.
+Every path that touches block content goes through :class:`BlockIO`: full and
+sub-block writes, GetSnapshotBlock, and the encrypted copy. For an encrypted
+lineage the bytes pass through the encryption function (a separate process or
+Lambda) and only ciphertext reaches the store; this module never holds a key.
+Checksums are verified on every read, so corrupt or tampered bytes produce a
+clean error instead of being served.
 """
 
 from __future__ import annotations
 
-import hashlib
 import base64
+import hashlib
 
-from .domain.errors import CorruptData, ObjectNotFound
+from .domain.errors import CorruptData, ObjectNotFound, ValidationError
 from .domain.manifest import Entry
 from .domain.snapshot import BLOCK_SIZE
-from .ports import BlockStore
+from .ports import BlockStore, EncryptionFunction
 
 ZERO_BLOCK = bytes(BLOCK_SIZE)
 
 
 class BlockIO:
-    def __init__(self, blocks: BlockStore):
+    def __init__(self, blocks: BlockStore, encryption: EncryptionFunction | None = None):
         self._blocks = blocks
+        self._encryption = encryption
 
-    def write(self, key: str, data: bytes) -> None:
+    def _function(self) -> EncryptionFunction:
+        if self._encryption is None:
+            raise ValidationError(
+                "Encrypted snapshots need the encryption function, which this deployment does not run",
+                reason="INVALID_CUSTOMER_KEY",
+            )
+        return self._encryption
+
+    def create_lineage_key(self, lineage_id: str, kms_key_arn: str) -> None:
+        self._function().create_lineage_key(lineage_id, kms_key_arn)
+
+    def write(self, key: str, data: bytes, lineage_id: str | None = None) -> None:
+        if lineage_id is not None:
+            data = self._function().encrypt(lineage_id, key, data)
         self._blocks.put(key, data)
 
-    def read_object(self, key: str) -> bytes:
+    def read_object(self, key: str, lineage_id: str | None = None) -> bytes:
         try:
-            return self._blocks.get(key)
+            data = self._blocks.get(key)
         except ObjectNotFound as exc:
             raise CorruptData(f"block object {key} is missing from the block store") from exc
+        if lineage_id is not None:
+            data = self._function().decrypt(lineage_id, key, data)
+        return data
 
-    def assemble(self, entry: Entry) -> bytes:
+    def assemble(self, entry: Entry, lineage_id: str | None = None) -> bytes:
         """The full 512 KiB content of an entry: its base with its sub-block parts laid over."""
-        base = ZERO_BLOCK if entry.key is None else self.read_object(entry.key)
+        base = ZERO_BLOCK if entry.key is None else self.read_object(entry.key, lineage_id)
         if not entry.parts:
             return base
         merged = bytearray(base)
         for part in entry.parts:
-            merged[part.offset : part.offset + part.length] = self.read_object(part.key)[: part.length]
+            merged[part.offset : part.offset + part.length] = self.read_object(part.key, lineage_id)[: part.length]
         return bytes(merged)
 
-    def read(self, entry: Entry) -> bytes:
-        data = self.assemble(entry)
+    def read(self, entry: Entry, lineage_id: str | None = None) -> bytes:
+        data = self.assemble(entry, lineage_id)
         digest = base64.b64encode(hashlib.sha256(data).digest()).decode("ascii")
         if len(data) != BLOCK_SIZE or digest != entry.digest:
             raise CorruptData(f"block {entry.index} of {entry.writer} failed its checksum on read")

@@ -105,3 +105,36 @@ class ReadModelStore(ABC):
     @abstractmethod
     def clear(self) -> None:
         """Drop every record and checkpoint (``blocksnap rebuild``)."""
+
+
+class EncryptionFunction(ABC):
+    """The API's only way to encryption: invoking the encryption function.
+
+    Implementations send requests to a separate process (the embedded worker)
+    or a separate Lambda with its own role; none of them holds a key. Every
+    ciphertext is bound to its block-store key as associated data, so bytes
+    moved to another key, snapshot or index fail authentication.
+    """
+
+    @abstractmethod
+    def create_lineage_key(self, lineage_id: str, kms_key_arn: str) -> None:
+        """Generate the lineage's data key under ``kms_key_arn``; store it wrapped only."""
+
+    @abstractmethod
+    def encrypt(self, lineage_id: str, object_key: str, plaintext: bytes) -> bytes: ...
+
+    @abstractmethod
+    def decrypt(self, lineage_id: str, object_key: str, ciphertext: bytes) -> bytes:
+        """Raise :class:`CorruptData` for tampered bytes or a wrong context,
+        :class:`DependencyAccessDenied` when the key is gone or access is denied."""
+
+
+class KeyService(ABC):
+    """The KMS interface (GenerateDataKey / Decrypt); only the encryption function has one."""
+
+    @abstractmethod
+    def generate_data_key(self, key_id: str, context: dict[str, str]) -> tuple[bytes, bytes]:
+        """(plaintext 32-byte key, wrapped key)."""
+
+    @abstractmethod
+    def decrypt(self, wrapped: bytes, context: dict[str, str]) -> bytes: ...

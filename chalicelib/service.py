@@ -37,6 +37,8 @@ from .domain.errors import (
 )
 from .domain.events import (
     COMPLETION_KEY,
+    COPY_KEY,
+    CopyRequested,
     STARTED_KEY,
     BlockWritten,
     ClientTokenClaimed,
@@ -75,6 +77,9 @@ from .manifest_store import ManifestStore
 from .ports import EventStore, ReadModelStore
 
 DEFAULT_TIMEOUT_MINUTES = 60
+# A copy is written by the encryption function, not by a client; it gets the
+# longest timeout AWS allows so that only a stalled function fails it.
+COPY_TIMEOUT_MINUTES = 4320
 DEFAULT_MAX_RESULTS = 10000
 DEFAULT_OWNER_ID = "000000000000"
 DEFAULT_REGION = "us-east-1"
@@ -134,19 +139,13 @@ class SnapshotService:
             raise InvalidVolumeSize(
                 f"Volume size {volume_size} GiB exceeds the maximum of {MAX_VOLUME_SIZE_GIB} GiB"
             )
-        tags = tuple((t.get("Key", ""), t.get("Value", "")) for t in req.get("Tags") or ())
-        if len(tags) > MAX_TAGS:
-            raise InvalidTag(f"A snapshot can have at most {MAX_TAGS} tags; {len(tags)} were given")
-        timeout = req.get("Timeout") or DEFAULT_TIMEOUT_MINUTES
+        tags = _tags(req)
         parent_id = req.get("ParentSnapshotId")
         encrypted, kms_key_arn = self._encryption_outcome(req, parent_id)
-        client_token = req.get("ClientToken")
-        digest = _request_digest(req)
-
-        if client_token is not None:
-            replay = self._replay(client_token, digest)
-            if replay is not None:
-                return replay
+        digest = _request_digest("StartSnapshot", req)
+        replay = self._replay(req.get("ClientToken"), digest)
+        if replay is not None:
+            return _start_response(replay)
 
         lineage_id = None
         if parent_id is not None:
@@ -161,36 +160,50 @@ class SnapshotService:
                 encrypted, kms_key_arn = True, parent.kms_key_arn
 
         snapshot_id = new_snapshot_id()
+        if encrypted and lineage_id is None:
+            self.blockio.create_lineage_key(snapshot_id, kms_key_arn)
         started = SnapshotStarted(
             snapshot_id=snapshot_id,
             volume_size=volume_size,
             lineage_id=lineage_id or snapshot_id,
             start_time=round(self.clock(), 3),
-            timeout_minutes=timeout,
+            timeout_minutes=req.get("Timeout") or DEFAULT_TIMEOUT_MINUTES,
             owner_id=self.settings.owner_id,
             parent_snapshot_id=parent_id,
             description=req.get("Description"),
             tags=tags,
             encrypted=encrypted,
             kms_key_arn=kms_key_arn,
-            client_token=client_token,
+            client_token=req.get("ClientToken"),
             request_digest=digest,
             sub_block_size=req.get("SubBlockSize"),
         )
-        records = [EventRecord(lifecycle_stream(snapshot_id), STARTED_KEY, started)]
-        if client_token is not None:
-            claim = ClientTokenClaimed(client_token, digest, snapshot_id)
-            records.append(EventRecord(token_stream(client_token), "0", claim))
+        return _start_response(self._append_start(started, []))
+
+    def _append_start(self, started: SnapshotStarted, more: list[EventRecord]) -> SnapshotStarted:
+        """Append a snapshot's first events and its ClientToken claim atomically.
+
+        If the claim collides, a concurrent request with the same token won:
+        answer with its snapshot (or a conflict if its parameters differ).
+        """
+        stream = lifecycle_stream(started.snapshot_id)
+        records = [EventRecord(stream, STARTED_KEY, started), *more]
+        token = started.client_token
+        if token is not None:
+            claim = ClientTokenClaimed(token, started.request_digest or "", started.snapshot_id)
+            records.append(EventRecord(token_stream(token), "0", claim))
         try:
             self.events.append(records)
         except DuplicateEvent:
-            replay = self._replay(client_token, digest) if client_token else None
+            replay = self._replay(token, started.request_digest or "")
             if replay is None:
                 raise
             return replay
-        return _start_response(started)
+        return started
 
-    def _replay(self, client_token: str, digest: str) -> dict | None:
+    def _replay(self, client_token: str | None, digest: str) -> SnapshotStarted | None:
+        if client_token is None:
+            return None
         claims = self.events.query(token_stream(client_token))
         if not claims:
             return None
@@ -200,7 +213,48 @@ class SnapshotService:
             raise IdempotencyConflict()
         snapshot = self.load(claim.snapshot_id)
         assert snapshot is not None
-        return _start_response(snapshot.started)
+        return snapshot.started
+
+    # ---- blocksnap extension: encrypted copy ----------------------------
+
+    def copy_snapshot(self, source_id: str, req: dict) -> dict:
+        """Record an encrypted copy; the encryption function does the work when it sees the event.
+
+        The copy starts a new lineage with its own data key, so later
+        incremental snapshots of the copy inherit that key, and the source's
+        lineage is untouched.
+        """
+        if req.get("Encrypted") is not True:
+            raise ValidationError(
+                "Encrypted must be true: blocksnap copies a snapshot in order to encrypt it"
+            )
+        tags = _tags(req)
+        kms_key_arn = req.get("KmsKeyArn") or self.default_kms_key_arn()
+        digest = _request_digest("CopySnapshot", {**req, "SourceSnapshotId": source_id})
+        replay = self._replay(req.get("ClientToken"), digest)
+        if replay is not None:
+            return {"SnapshotId": replay.snapshot_id, "Status": PENDING}
+        source = self._parent(source_id)
+        snapshot_id = new_snapshot_id()
+        now = round(self.clock(), 3)
+        started = SnapshotStarted(
+            snapshot_id=snapshot_id,
+            volume_size=source.volume_size,
+            lineage_id=snapshot_id,
+            start_time=now,
+            timeout_minutes=COPY_TIMEOUT_MINUTES,
+            owner_id=self.settings.owner_id,
+            description=req.get("Description"),
+            tags=tags,
+            encrypted=True,
+            kms_key_arn=kms_key_arn,
+            client_token=req.get("ClientToken"),
+            request_digest=digest,
+            source_snapshot_id=source_id,
+        )
+        request = CopyRequested(snapshot_id, source_id, kms_key_arn, now)
+        started = self._append_start(started, [EventRecord(lifecycle_stream(snapshot_id), COPY_KEY, request)])
+        return {"SnapshotId": started.snapshot_id, "Status": PENDING}
 
     def _parent(self, parent_id: str) -> SnapshotRecord:
         snapshot = self.load(parent_id)
@@ -268,7 +322,12 @@ class SnapshotService:
         snapshot, data, digest = self._check_block_write(req, check_length)
         snapshot_id, index = snapshot.snapshot_id, req["BlockIndex"]
         key = keys.block_key(snapshot_id, index, digest)
-        self.blockio.write(key, data)
+        self.blockio.write(key, data, _lineage(snapshot))
+        self.record_full_write(snapshot_id, index, digest, key)
+        return {"Checksum": digest, "ChecksumAlgorithm": "SHA256"}
+
+    def record_full_write(self, snapshot_id: str, index: int, digest: str, key: str) -> None:
+        """Append a BlockWritten for durable bytes at ``key``; a repeat of the latest write is a no-op."""
 
         def decide(history: list, seq: int) -> BlockWritten | None:
             if history and isinstance(history[-1], BlockWritten) and history[-1].digest == digest:
@@ -276,7 +335,6 @@ class SnapshotService:
             return BlockWritten(snapshot_id, index, seq, digest, key, round(self.clock(), 3))
 
         self._append_write(snapshot_id, index, decide, full_history=False)
-        return {"Checksum": digest, "ChecksumAlgorithm": "SHA256"}
 
     def put_sub_block(self, req: dict) -> dict:
         """Write part of a block; only these bytes are stored, the rest is inherited.
@@ -303,7 +361,8 @@ class SnapshotService:
         snapshot, data, digest = self._check_block_write(req, check_length)
         snapshot_id, index = snapshot.snapshot_id, req["BlockIndex"]
         key = keys.sub_block_key(snapshot_id, index, offset, length, digest)
-        self.blockio.write(key, data)
+        lineage = _lineage(snapshot)
+        self.blockio.write(key, data, lineage)
         parent_id = snapshot.started.parent_snapshot_id
 
         def decide(history: list, seq: int) -> SubBlockWritten | None:
@@ -312,7 +371,7 @@ class SnapshotService:
                 return None
             inherited = self.manifests.open(parent_id).lookup(index) if parent_id else None
             current = fold_writes(history, lambda i: inherited).get(index, inherited)
-            merged = bytearray(self.blockio.assemble(current) if current else ZERO_BLOCK)
+            merged = bytearray(self.blockio.assemble(current, lineage) if current else ZERO_BLOCK)
             merged[offset : offset + length] = data
             return SubBlockWritten(
                 snapshot_id, index, seq, offset, length, digest, key,
@@ -399,7 +458,7 @@ class SnapshotService:
             entry = self.manifests.open(snapshot_id).lookup(index)
         if entry is None:
             raise InvalidBlockToken(token)
-        data = self.blockio.read(entry)
+        data = self.blockio.read(entry, record.lineage_id if record.encrypted else None)
         return {
             "DataLength": len(data),
             "BlockData": data,
@@ -504,9 +563,22 @@ class SnapshotService:
         return SnapshotRecord.from_started(snapshot.started)
 
 
-def _request_digest(req: dict) -> str:
-    """What makes two StartSnapshot requests 'the same' for ClientToken idempotency."""
+def _lineage(snapshot: Snapshot) -> str | None:
+    """The lineage whose data key encrypts this snapshot's blocks, or None if it is plaintext."""
+    return snapshot.started.lineage_id if snapshot.started.encrypted else None
+
+
+def _tags(req: dict) -> tuple[tuple[str, str], ...]:
+    tags = tuple((t.get("Key", ""), t.get("Value", "")) for t in req.get("Tags") or ())
+    if len(tags) > MAX_TAGS:
+        raise InvalidTag(f"A snapshot can have at most {MAX_TAGS} tags; {len(tags)} were given")
+    return tags
+
+
+def _request_digest(operation: str, req: dict) -> str:
+    """What makes two requests with one ClientToken 'the same' (idempotency)."""
     fields = {k: v for k, v in req.items() if k != "ClientToken"}
+    fields["Operation"] = operation
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
 
 

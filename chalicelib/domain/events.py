@@ -13,7 +13,8 @@ Streams, and why they are split this way:
   partitions by index so that one snapshot can take far more writes per second
   than a single DynamoDB partition (~1,000 WCU) allows. Keys are
   ``<index:09d>/<seq:06d>``: the last seq of an index is its current content.
-* ``token/<ClientToken>`` — StartSnapshot idempotency.
+* ``token/<ClientToken>`` — StartSnapshot (and copy) idempotency.
+* ``snap-…/progress`` — an encrypted copy's progress, keyed by blocks done.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ class SnapshotStarted(Event):
     client_token: str | None = None
     request_digest: str | None = None
     sub_block_size: int | None = None
+    source_snapshot_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,24 @@ class SnapshotFailed(Event):
 
 
 @dataclass(frozen=True)
+class CopyRequested(Event):
+    """An encrypted copy of ``source_snapshot_id`` was asked for; the encryption function acts on it."""
+
+    snapshot_id: str
+    source_snapshot_id: str
+    kms_key_arn: str
+    requested_at: float
+
+
+@dataclass(frozen=True)
+class CopyProgressed(Event):
+    snapshot_id: str
+    blocks_done: int
+    blocks_total: int
+    reported_at: float
+
+
+@dataclass(frozen=True)
 class EventRecord:
     stream: str
     key: str
@@ -152,10 +172,15 @@ def block_key_prefix(index: int) -> str:
     return f"{index:09d}/"
 
 
+def progress_stream(snapshot_id: str) -> str:
+    return f"{snapshot_id}/progress"
+
+
 def token_stream(client_token: str) -> str:
     return f"token/{client_token}"
 
 
 STARTED_KEY = "0-started"
+COPY_KEY = "0-copy"
 COMPLETION_KEY = "1-completion"
 OUTCOME_KEY = "2-outcome"

@@ -95,6 +95,7 @@ class SnapshotRecord:
     completion_time: float | None = None
     changed_blocks_count: int | None = None
     progress: int | None = field(default=None)
+    source_snapshot_id: str | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -116,6 +117,7 @@ class SnapshotRecord:
             "completion_time": self.completion_time,
             "changed_blocks_count": self.changed_blocks_count,
             "progress": self.progress,
+            "source_snapshot_id": self.source_snapshot_id,
         }
 
     @staticmethod
@@ -141,4 +143,6 @@ class SnapshotRecord:
             encrypted=e.encrypted,
             kms_key_arn=e.kms_key_arn,
             sub_block_size=e.sub_block_size,
+            source_snapshot_id=e.source_snapshot_id,
+            progress=0 if e.source_snapshot_id else None,
         )

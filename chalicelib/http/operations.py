@@ -16,7 +16,7 @@ from typing import Any, Callable
 from chalice import Response
 from chalice.app import Request
 
-from ..domain.errors import ConstraintViolation, ValidationError
+from ..domain.errors import ConstraintViolation, SerializationError, ValidationError
 from ..domain.snapshot import SnapshotRecord
 from ..service import SnapshotService
 from . import model
@@ -142,5 +142,33 @@ def put_sub_block(service_factory: Callable[[], SnapshotService], request: Reque
         out = service_factory().put_sub_block({**req, "Offset": int(offset)})
         wire = model.serialize("PutSnapshotBlock", out)
         return wire.status, wire.headers, wire.body
+
+    return _guarded(work)
+
+
+_COPY_MEMBERS = ("Encrypted", "KmsKeyArn", "Description", "Tags", "ClientToken")
+
+
+def copy_snapshot(service_factory: Callable[[], SnapshotService], snapshot_id: str, request: Request) -> Response:
+    """POST /blocksnap/v1/snapshots/{snapshotId}/copy → 202 {"SnapshotId", "Status"}.
+
+    The body's members are StartSnapshot's, so StartSnapshot's model shape
+    validates them (with its required VolumeSize filled in and dropped).
+    """
+
+    def work():
+        check_snapshot_id(snapshot_id)
+        raw = raw_request(request)
+        try:
+            document = json.loads(raw.body or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            raise SerializationError("The request body is not valid JSON") from None
+        if not isinstance(document, dict):
+            raise SerializationError("The request body must be a JSON object")
+        members = {k: document[k] for k in _COPY_MEMBERS if k in document}
+        as_start = model.RawRequest({}, {}, {}, json.dumps({**members, "VolumeSize": 1}).encode())
+        req = model.parse("StartSnapshot", as_start)
+        del req["VolumeSize"]
+        return json_response(202, service_factory().copy_snapshot(snapshot_id, req))
 
     return _guarded(work)

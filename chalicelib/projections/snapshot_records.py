@@ -15,13 +15,14 @@ from typing import Sequence
 from ..domain.events import (
     BlockWritten,
     CompletionRequested,
+    CopyProgressed,
     EventRecord,
     SnapshotFailed,
     SnapshotSealed,
     SnapshotStarted,
     SubBlockWritten,
 )
-from ..domain.snapshot import COMPLETED, ERROR, SnapshotRecord
+from ..domain.snapshot import COMPLETED, ERROR, PENDING, SnapshotRecord
 from ..ports import ReadModelStore
 
 
@@ -35,6 +36,9 @@ class SnapshotRecordsProjection:
             event = record.event
             if isinstance(event, (BlockWritten, SubBlockWritten)):
                 activity[event.snapshot_id] = max(activity.get(event.snapshot_id, 0.0), event.written_at)
+            elif isinstance(event, CopyProgressed):
+                self._flush(activity)
+                self._progress(event)
             elif isinstance(event, CompletionRequested):
                 activity[event.snapshot_id] = max(activity.get(event.snapshot_id, 0.0), event.requested_at)
             else:
@@ -46,6 +50,16 @@ class SnapshotRecordsProjection:
         for snapshot_id, when in activity.items():
             self.records.touch_snapshot(snapshot_id, when)
         activity.clear()
+
+    def _progress(self, event: CopyProgressed) -> None:
+        """A copy reports 0-99 while blocks are copied; 100 comes with the seal."""
+        current = self.records.get_snapshot(event.snapshot_id)
+        if current is None or current.status != PENDING or not event.blocks_total:
+            return
+        progress = min(99, event.blocks_done * 100 // event.blocks_total)
+        if progress > (current.progress or 0):
+            self.records.put_snapshot(replace(current, progress=progress))
+        self.records.touch_snapshot(event.snapshot_id, event.reported_at)
 
     def handle(self, record: EventRecord) -> None:
         event = record.event
