@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from .blockio import ZERO_BLOCK, BlockIO
@@ -553,14 +553,19 @@ class SnapshotService:
     # ---- blocksnap extension -------------------------------------------
 
     def describe_snapshot(self, snapshot_id: str) -> SnapshotRecord:
-        """The snapshot in any state; falls back to the events while the projection catches up."""
-        record = self.records.get_snapshot(snapshot_id)
-        if record is not None:
-            return record
+        """The snapshot in any state.
+
+        The record may lag the events (the projection is asynchronous, more so
+        behind a DynamoDB stream), so a failure already decided in the events
+        is reported at once, consistently with CompleteSnapshot's answer.
+        """
         snapshot = self.load(snapshot_id)
         if snapshot is None:
             raise SnapshotNotFound(snapshot_id)
-        return SnapshotRecord.from_started(snapshot.started)
+        record = self.records.get_snapshot(snapshot_id) or SnapshotRecord.from_started(snapshot.started)
+        if snapshot.failed is not None and record.status != ERROR:
+            record = replace(record, status=ERROR, state_message=snapshot.failed.message)
+        return record
 
 
 def _lineage(snapshot: Snapshot) -> str | None:

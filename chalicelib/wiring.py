@@ -22,8 +22,8 @@ from .adapters.sqlite_read_models import SQLiteReadModelStore
 from .blockio import BlockIO
 from .domain.tokens import TokenMinter
 from .manifest_store import ManifestStore
-from .ports import BlockStore, EventFeed, EventStore, ReadModelStore
-from .projections.runner import Projector
+from .ports import BlockStore, EventStore, ReadModelStore
+from .projections.runner import BatchSource, LogSource, Projector
 from .projections.sealing import ManifestProjection, Sealer
 from .projections.snapshot_records import SnapshotRecordsProjection
 from .projections.timekeeper import Timekeeper
@@ -75,17 +75,16 @@ def assemble(
     records: ReadModelStore,
     blocks: BlockStore,
     secret: bytes,
-    feed: EventFeed | None,
+    source: BatchSource | None,
     clock: Callable[[], float] = time.time,
     minute_seconds: float = 60.0,
 ) -> Runtime:
     manifests = ManifestStore(blocks)
     service = SnapshotService(events, records, manifests, BlockIO(blocks), TokenMinter(secret), clock)
     projector = None
-    if feed is not None:
+    if source is not None:
         projector = Projector(
-            feed,
-            records,
+            source,
             Sealer(events, manifests, clock),
             ManifestProjection(events, manifests),
             SnapshotRecordsProjection(records),
@@ -103,20 +102,116 @@ def embedded(
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     events = SQLiteEventStore(data_dir / "events.sqlite3")
+    records = SQLiteReadModelStore(data_dir / "readmodels.sqlite3")
     return assemble(
         events,
-        SQLiteReadModelStore(data_dir / "readmodels.sqlite3"),
+        records,
         FileBlockStore(data_dir / "store"),
         _secret(data_dir / "token-secret"),
-        events,
+        LogSource(events, records),
         clock,
         minute_seconds,
     )
 
 
+def aws_names() -> "AwsNames":
+    from .adapters.aws_setup import AwsNames
+
+    defaults = AwsNames()
+    return AwsNames(
+        events_table=os.environ.get("BLOCKSNAP_EVENTS_TABLE", defaults.events_table),
+        snapshots_table=os.environ.get("BLOCKSNAP_SNAPSHOTS_TABLE", defaults.snapshots_table),
+        bucket=os.environ.get("BLOCKSNAP_BUCKET", defaults.bucket),
+    )
+
+
+def aws_session():
+    """A boto3 session for the configured target.
+
+    ``BLOCKSNAP_AWS_TARGET=localstack`` takes LocalStack's endpoints from
+    localstack-client; otherwise boto3's own resolution applies, including the
+    standard ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_<SERVICE>`` variables
+    that point it at moto or any other endpoint.
+    """
+    if os.environ.get("BLOCKSNAP_AWS_TARGET") == "localstack":
+        import localstack_client.session
+
+        return localstack_client.session.Session()
+    import boto3
+
+    return boto3.Session()
+
+
+def _aws_secret(s3, bucket: str) -> bytes:
+    """The token HMAC key: from the environment, else created once in the bucket."""
+    from botocore.exceptions import ClientError
+
+    if os.environ.get("BLOCKSNAP_TOKEN_SECRET"):
+        return bytes.fromhex(os.environ["BLOCKSNAP_TOKEN_SECRET"])
+    key = "config/token-secret"
+    try:
+        return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] not in ("NoSuchKey", "404"):
+            raise
+    try:
+        s3.put_object(Bucket=bucket, Key=key, Body=secrets.token_bytes(32), IfNoneMatch="*")
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] not in ("PreconditionFailed", "ConditionalRequestConflict"):
+            raise
+    return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+
+def aws(
+    clock: Callable[[], float] = time.time,
+    minute_seconds: float = 60.0,
+    poll_stream: bool = True,
+) -> Runtime:
+    """The cloud backend: DynamoDB events and records (pynamodb), S3 blocks.
+
+    ``poll_stream`` makes the projector poll the event table's stream itself
+    (``blocksnap serve --backend aws``); on Lambda the stream trigger feeds it.
+    """
+    from .adapters.dynamodb_events import DynamoDBEventStore
+    from .adapters.dynamodb_read_models import DynamoDBReadModelStore
+    from .adapters.dynamodb_stream import DynamoDBStreamSource
+    from .adapters.s3_blocks import S3BlockStore
+
+    names = aws_names()
+    session = aws_session()
+    region = session.region_name or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    host = _endpoint(session, "dynamodb")
+    events = DynamoDBEventStore(names.events_table, host=host, region=region)
+    records = DynamoDBReadModelStore(names.snapshots_table, host=host, region=region)
+    s3 = session.client("s3", region_name=region, endpoint_url=_endpoint(session, "s3"))
+    source = None
+    if poll_stream:
+        dynamodb = session.client("dynamodb", region_name=region, endpoint_url=host)
+        arn = dynamodb.describe_table(TableName=names.events_table)["Table"]["LatestStreamArn"]
+        streams = session.client("dynamodbstreams", region_name=region, endpoint_url=_endpoint(session, "dynamodbstreams"))
+        source = DynamoDBStreamSource(streams, arn, records)
+    return assemble(
+        events, records, S3BlockStore(s3, names.bucket), _aws_secret(s3, names.bucket),
+        source, clock, minute_seconds,
+    )
+
+
+def _endpoint(session, service: str) -> str | None:
+    """The endpoint a client of ``service`` from this session would use (None: AWS's own).
+
+    pynamodb takes a host rather than a session, so it is resolved once here
+    from a real client, which applies boto3's and localstack-client's rules.
+    """
+    client = session.client(service, region_name=session.region_name or "us-east-1")
+    url = client.meta.endpoint_url
+    return None if url.endswith(".amazonaws.com") or ".amazonaws.com/" in url else url
+
+
 def from_environment() -> Runtime:
     backend = os.environ.get(ENV_BACKEND, "embedded")
     minute_seconds = float(os.environ.get(ENV_MINUTE_SECONDS, "60"))
+    if backend == "aws":
+        return aws(minute_seconds=minute_seconds, poll_stream=os.environ.get(ENV_RUN_PROJECTOR) == "1")
     if backend == "embedded":
         data_dir = Path(os.environ.get(ENV_DATA_DIR) or default_data_dir())
         runtime = embedded(data_dir, minute_seconds=minute_seconds)

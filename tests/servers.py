@@ -16,11 +16,30 @@ _READY = re.compile(r"(http://[0-9.]+:[0-9]+)")
 
 
 class BlocksnapServer:
-    """``blocksnap serve --port 0`` in a subprocess; ``url`` is known once it is ready."""
+    """``blocksnap serve --port 0`` in a subprocess; ``url`` is known once it is ready.
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None):
+    With ``moto`` (a running moto server) and ``names`` it serves the AWS
+    backend on that server's DynamoDB, DynamoDB Streams and S3.
+    """
+
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, moto=None, names=None):
         self.data_dir = Path(data_dir)
-        self.env = env or {}
+        self.env = dict(env or {})
+        self.moto = moto
+        self.names = names
+        self.backend = "embedded"
+        if moto is not None:
+            self.backend = "aws"
+            self.env.update(
+                BLOCKSNAP_BACKEND="aws",
+                AWS_ENDPOINT_URL=moto.endpoint_url,
+                AWS_ACCESS_KEY_ID="testing",
+                AWS_SECRET_ACCESS_KEY="testing",
+                AWS_DEFAULT_REGION=moto.region,
+                BLOCKSNAP_EVENTS_TABLE=names.events_table,
+                BLOCKSNAP_SNAPSHOTS_TABLE=names.snapshots_table,
+                BLOCKSNAP_BUCKET=names.bucket,
+            )
         self.proc: subprocess.Popen | None = None
         self.url: str | None = None
         self.output: list[str] = []
@@ -82,6 +101,16 @@ class BlocksnapServer:
 
     def client(self, **config):
         return ebs_client(self.url, **config)
+
+    def store(self):
+        """The server's block store, to look at what it really keeps."""
+        if self.moto is not None:
+            from chalicelib.adapters.s3_blocks import S3BlockStore
+
+            return S3BlockStore(self.moto.client("s3"), self.names.bucket)
+        from chalicelib.adapters.file_blocks import FileBlockStore
+
+        return FileBlockStore(self.data_dir / "store")
 
 
 def ebs_client(url: str, **config):

@@ -1,11 +1,15 @@
 """Create the cloud resources blocksnap needs, idempotently.
 
 For LocalStack, moto and first runs against a bare account; production stacks
-get the same tables from ``infra/`` CloudFormation. The schemas come from the
-Model factories of the adapters themselves, so a table created here is exactly
-the table the adapter reads. Both tables bill PAY_PER_REQUEST: snapshot
-traffic is bursty (an upload writes thousands of blocks a second, then
-nothing), which provisioned capacity would either throttle or pay for idle.
+declare the same resources in ``infra/``. The table specs below are written
+out rather than derived from the pynamodb models so that they read like the
+CloudFormation they mirror, and so that setup needs one boto3 client instead
+of a botocore session per model. They cannot drift from the adapters unseen:
+every cloud contract test runs its adapter on tables created here.
+
+Both tables bill PAY_PER_REQUEST: snapshot traffic is bursty (an upload
+writes thousands of blocks a second, then nothing for hours), which
+provisioned capacity would either throttle or pay for while idle.
 """
 
 from __future__ import annotations
@@ -14,10 +18,8 @@ from dataclasses import dataclass
 
 import boto3
 from botocore.exceptions import ClientError
-from pynamodb.exceptions import TableError
 
-from .dynamodb_events import event_model
-from .dynamodb_read_models import read_model_models
+from .dynamodb_read_models import STATUS_INDEX
 
 
 @dataclass(frozen=True)
@@ -27,23 +29,63 @@ class AwsNames:
     bucket: str = "blocksnap-blocks"
 
 
-def ensure_tables_and_bucket(
-    names: AwsNames, *, region: str, endpoint_url: str | None = None
-) -> None:
+def _attributes(**types: str) -> list[dict]:
+    return [{"AttributeName": name, "AttributeType": kind} for name, kind in types.items()]
+
+
+def _key(**kinds: str) -> list[dict]:
+    return [{"AttributeName": name, "KeyType": kind} for name, kind in kinds.items()]
+
+
+def events_table_spec(name: str) -> dict:
+    """Partition ``stream``, sort ``key``; NEW_IMAGE stream for the projector."""
+    return {
+        "TableName": name,
+        "AttributeDefinitions": _attributes(stream="S", key="S"),
+        "KeySchema": _key(stream="HASH", key="RANGE"),
+        "BillingMode": "PAY_PER_REQUEST",
+        "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    }
+
+
+def snapshots_table_spec(name: str) -> dict:
+    """Partition ``snapshot_id``; KEYS_ONLY index on ``status`` for the timeout sweep."""
+    return {
+        "TableName": name,
+        "AttributeDefinitions": _attributes(snapshot_id="S", status="S"),
+        "KeySchema": _key(snapshot_id="HASH"),
+        "BillingMode": "PAY_PER_REQUEST",
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": STATUS_INDEX,
+                "KeySchema": _key(status="HASH"),
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ],
+    }
+
+
+def ensure_tables_and_bucket(names: AwsNames, *, region: str, endpoint_url: str | None = None) -> None:
     """Create whatever of the two tables and the bucket does not exist yet.
 
     Safe to run concurrently: losing a creation race to another process counts
     as success. Credentials come from the standard AWS chain.
     """
-    snapshot_model, _ = read_model_models(names.snapshots_table, host=endpoint_url, region=region)
-    for model in (event_model(names.events_table, host=endpoint_url, region=region), snapshot_model):
-        try:
-            model.create_table(wait=True)
-        except TableError as exc:
-            if exc.cause_response_code != "ResourceInUseException":
-                raise
-            model.create_table(wait=True)
+    dynamodb = boto3.client("dynamodb", region_name=region, endpoint_url=endpoint_url)
+    for spec in (events_table_spec(names.events_table), snapshots_table_spec(names.snapshots_table)):
+        _ensure_table(dynamodb, spec)
     _ensure_bucket(boto3.client("s3", region_name=region, endpoint_url=endpoint_url), names.bucket, region)
+
+
+def _ensure_table(dynamodb, spec: dict) -> None:
+    try:
+        dynamodb.create_table(**spec)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ResourceInUseException":
+            raise
+    dynamodb.get_waiter("table_exists").wait(
+        TableName=spec["TableName"], WaiterConfig={"Delay": 2, "MaxAttempts": 60}
+    )
 
 
 def _ensure_bucket(s3, bucket: str, region: str) -> None:

@@ -18,8 +18,9 @@ long form):
   decide an outcome and a retried request cannot append twice. Several records
   go in one TransactWriteItems with the condition on each: all land or none.
 * **Items are small.** Stream, key, type and the JSON of a frozen dataclass come
-  to about 300 bytes, far below the 400 KB item limit: one write is 1 WCU and a
-  1 MB Query page holds ~3,000 events.
+  to ~350 bytes for a block write (~4 KB for the largest, a SnapshotStarted
+  with 50 tags), far below the 400 KB item limit: a block write is 1 WCU and a
+  1 MB Query page holds ~3,000 of them.
 * **NEW_IMAGE stream.** Items are never updated, so the new image is the whole
   event; the projector consumes it as the cloud counterpart of SQLite's rowid.
 
@@ -27,18 +28,23 @@ Retries: pynamodb retries throttling and transient errors inside botocore. A
 retried PutItem whose first attempt landed reports :class:`DuplicateEvent`;
 that is safe because callers answer a duplicate by reloading the stream, where
 they find their own event. Transactions carry a ClientRequestToken, which makes
-their retries idempotent in DynamoDB. Errors other than a lost race (throttling
-after retries, missing table) propagate as they are.
+their retries idempotent in DynamoDB. A TransactionConflict (another
+transaction holds one of the items) says nothing yet about whether the key is
+taken, so the append waits a few milliseconds for that transaction to settle
+and tries again; only if it keeps conflicting is the race reported as lost.
+Errors other than a lost race (throttling after retries, missing table)
+propagate as they are.
 """
 
 from __future__ import annotations
 
+import random
+import time
 import uuid
 from typing import Sequence
 
 from pynamodb.attributes import UnicodeAttribute
 from pynamodb.connection import Connection
-from pynamodb.constants import PAY_PER_REQUEST_BILLING_MODE, STREAM_NEW_IMAGE
 from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
@@ -49,15 +55,16 @@ from ..ports import EventStore
 
 MAX_TRANSACTION_ITEMS = 100  # TransactWriteItems limit
 
-# ConditionalCheckFailed: the (stream, key) exists. TransactionConflict: another
-# transaction is writing it right now. Either way this writer lost the race and
-# must reload; the codes differ between PutItem and a transaction's reasons.
-_LOST_RACE = {
-    "ConditionalCheckFailedException",
-    "TransactionConflictException",
-    "ConditionalCheckFailed",
-    "TransactionConflict",
-}
+# Seconds between attempts while another transaction holds an item; DynamoDB
+# transactions settle in tens of milliseconds, so these cover one comfortably.
+CONFLICT_WAITS = (0.01, 0.02, 0.05, 0.1)
+
+_TAKEN = {"ConditionalCheckFailedException", "ConditionalCheckFailed"}
+_IN_FLIGHT = {"TransactionConflictException", "TransactionConflict"}
+
+
+class _InFlight(Exception):
+    """Another transaction holds an item: nothing was written, try again."""
 
 
 def event_model(table_name: str, *, host: str | None = None, region: str | None = None) -> type[Model]:
@@ -65,21 +72,12 @@ def event_model(table_name: str, *, host: str | None = None, region: str | None 
 
     Built at runtime because pynamodb keeps table name and endpoint on the
     class, and blocksnap reads both from the environment (AWS, LocalStack, a
-    test's moto server). Credentials come from the standard AWS chain.
+    test's moto server). Credentials come from the standard AWS chain. The
+    table itself is created by :mod:`.aws_setup` or ``infra/``.
     """
 
     class EventItem(Model):
-        Meta = type(
-            "Meta",
-            (),
-            {
-                "table_name": table_name,
-                "host": host,
-                "region": region,
-                "billing_mode": PAY_PER_REQUEST_BILLING_MODE,
-                "stream_view_type": STREAM_NEW_IMAGE,
-            },
-        )
+        Meta = type("Meta", (), {"table_name": table_name, "host": host, "region": region})
         stream = UnicodeAttribute(hash_key=True)
         key = UnicodeAttribute(range_key=True)
         type_name = UnicodeAttribute(attr_name="type")
@@ -104,22 +102,30 @@ class DynamoDBEventStore(EventStore):
             # for the caller this is the same collision SQLite reports.
             raise DuplicateEvent(f"one append names the same (stream, key) twice: {ids}")
         items = [self._item(r) for r in records]
-        if len(items) == 1:
-            self._put(items[0])
-        else:
-            self._transact(items)
+        write = self._put if len(items) == 1 else self._transact
+        for wait in (*CONFLICT_WAITS, None):
+            try:
+                write(items)
+                return
+            except _InFlight as exc:
+                if wait is None:
+                    raise DuplicateEvent(f"{ids} stayed held by other transactions") from exc
+                time.sleep(wait * random.uniform(0.5, 1.5))
 
     def _item(self, record: EventRecord) -> Model:
         return self._model(
             record.stream, record.key, type_name=record.event.type_name, data=record.event.to_json()
         )
 
-    def _put(self, item: Model) -> None:
+    def _put(self, items: list[Model]) -> None:
+        [item] = items
         try:
             item.save(condition=self._model.stream.does_not_exist())
         except PutError as exc:
-            if exc.cause_response_code in _LOST_RACE:
+            if exc.cause_response_code in _TAKEN:
                 raise DuplicateEvent(f"({item.stream}, {item.key}) already exists") from exc
+            if exc.cause_response_code in _IN_FLIGHT:
+                raise _InFlight() from exc
             raise
 
     def _transact(self, items: list[Model]) -> None:
@@ -129,13 +135,16 @@ class DynamoDBEventStore(EventStore):
                 for item in items:
                     tx.save(item, condition=condition)
         except TransactWriteError as exc:
-            lost = [
-                (item.stream, item.key)
-                for item, reason in zip(items, exc.cancellation_reasons)
-                if reason is not None and reason.code in _LOST_RACE
-            ]
-            if lost:
-                raise DuplicateEvent(f"already exist or are being written: {lost}") from exc
+            codes = {reason.code for reason in exc.cancellation_reasons if reason is not None}
+            if codes & _TAKEN:
+                taken = [
+                    (item.stream, item.key)
+                    for item, reason in zip(items, exc.cancellation_reasons)
+                    if reason is not None and reason.code in _TAKEN
+                ]
+                raise DuplicateEvent(f"already exist: {taken}") from exc
+            if codes & _IN_FLIGHT:
+                raise _InFlight() from exc
             raise
 
     def query(self, stream, prefix="", *, reverse=False, limit=None):

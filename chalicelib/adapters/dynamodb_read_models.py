@@ -12,9 +12,9 @@
   ``blocksnap rebuild``.
 * **status-index** (GSI on ``status``, KEYS_ONLY) lets the timeout sweep read
   the pending snapshots instead of scanning every snapshot ever taken. Keys
-  only, because ``touch_snapshot`` rewrites ``last_activity`` on every block
-  write and a projected record would turn each touch into a second write on
-  the index. A GSI is eventually consistent, so the keys are read back with a
+  only, because ``touch_snapshot`` rewrites ``last_activity`` of a busy
+  snapshot with every projector batch, and a projected record would turn each
+  touch into a second write on the index. A GSI is eventually consistent, so the keys are read back with a
   strongly consistent BatchGetItem and filtered on their current status: a
   snapshot sealed a moment ago is never reported pending, one started a moment
   ago may wait for the next sweep.
@@ -31,7 +31,6 @@ from __future__ import annotations
 import json
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
-from pynamodb.constants import PAY_PER_REQUEST_BILLING_MODE
 from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
@@ -49,15 +48,10 @@ def read_model_models(
     """The snapshot and checkpoint Model classes of one table and endpoint.
 
     Built at runtime because pynamodb keeps table name and endpoint on the
-    class; the snapshot model carries the index, so it is the one that creates
-    the table.
+    class, and blocksnap reads both from the environment. The table itself is
+    created by :mod:`.aws_setup` or ``infra/``.
     """
-    meta = {
-        "table_name": table_name,
-        "host": host,
-        "region": region,
-        "billing_mode": PAY_PER_REQUEST_BILLING_MODE,
-    }
+    meta = {"table_name": table_name, "host": host, "region": region}
 
     class StatusIndex(GlobalSecondaryIndex):
         Meta = type("Meta", (), {"index_name": STATUS_INDEX, "projection": KeysOnlyProjection()})
@@ -131,7 +125,8 @@ class DynamoDBReadModelStore(ReadModelStore):
 
     def clear(self):
         model = self._snapshots
-        # Listed in full first: deleting under a paginated scan is not defined.
+        # Keys are listed before anything is deleted, so the scan never pages
+        # over items the deletes are removing.
         keys = list(model.scan(consistent_read=True, attributes_to_get=["snapshot_id"]))
         with model.batch_write() as batch:
             for item in keys:

@@ -10,16 +10,14 @@ climb out of the store's root.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import uuid
 from pathlib import Path
 from typing import Iterator
 
 from ..domain.errors import ObjectNotFound
+from ..domain.keys import check_key
 from ..ports import BlockStore
-
-_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
 
 
 class FileBlockStore(BlockStore):
@@ -29,9 +27,7 @@ class FileBlockStore(BlockStore):
         self._durable = durable
 
     def _path(self, key: str) -> Path:
-        if not _KEY.match(key) or ".." in key:
-            raise ValueError(f"invalid block-store key: {key!r}")
-        return self.root / key
+        return self.root / check_key(key)
 
     def put(self, key: str, data: bytes) -> None:
         path = self._path(key)

@@ -30,15 +30,9 @@ from botocore.exceptions import ClientError, FlexibleChecksumError
 
 from ..domain.errors import CorruptData, ObjectNotFound
 from ..ports import BlockStore
-from .file_blocks import _KEY
+from ..domain.keys import check_key
 
 _NOT_FOUND = {"NoSuchKey", "404"}
-
-
-def _check(key: str) -> str:
-    if not _KEY.match(key) or ".." in key:
-        raise ValueError(f"invalid block-store key: {key!r}")
-    return key
 
 
 class S3BlockStore(BlockStore):
@@ -50,7 +44,7 @@ class S3BlockStore(BlockStore):
         digest = base64.b64encode(hashlib.sha256(data).digest()).decode("ascii")
         self._s3.put_object(
             Bucket=self._bucket,
-            Key=_check(key),
+            Key=check_key(key),
             Body=data,
             ChecksumAlgorithm="SHA256",
             ChecksumSHA256=digest,
@@ -58,7 +52,7 @@ class S3BlockStore(BlockStore):
 
     def get(self, key: str) -> bytes:
         try:
-            response = self._s3.get_object(Bucket=self._bucket, Key=_check(key), ChecksumMode="ENABLED")
+            response = self._s3.get_object(Bucket=self._bucket, Key=check_key(key), ChecksumMode="ENABLED")
             return response["Body"].read()
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in _NOT_FOUND:

@@ -19,6 +19,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8642, help="0 picks a free port")
     serve.add_argument("--data-dir", type=Path, default=None, help=f"default {wiring.default_data_dir()}")
     serve.add_argument("--threads", type=int, default=8, help="request worker threads")
+    serve.add_argument(
+        "--backend", choices=["embedded", "aws"], default=os.environ.get(wiring.ENV_BACKEND, "embedded"),
+        help="embedded: SQLite + files in the data dir; aws: DynamoDB + S3 (endpoints from the "
+        "standard AWS_ENDPOINT_URL* variables, or BLOCKSNAP_AWS_TARGET=localstack)",
+    )
+
+    init = sub.add_parser("init", help="create the cloud tables and bucket (idempotent)")
+    init.add_argument("--backend", choices=["aws"], required=True)
 
     rebuild = sub.add_parser("rebuild", help="drop the read models and rebuild them from the events")
     rebuild.add_argument("--data-dir", type=Path, default=None, help=f"default {wiring.default_data_dir()}")
@@ -36,7 +44,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         from .serve import serve
 
-        return serve(args.host, args.port, _data_dir(args.data_dir), args.threads, minute_seconds)
+        return serve(args.host, args.port, _data_dir(args.data_dir), args.threads, minute_seconds, args.backend)
+    if args.command == "init":
+        from ..adapters.aws_setup import ensure_tables_and_bucket
+
+        session = wiring.aws_session()
+        region = session.region_name or "us-east-1"
+        names = wiring.aws_names()
+        ensure_tables_and_bucket(names, region=region)
+        print(f"ready: tables {names.events_table}, {names.snapshots_table}; bucket {names.bucket}")
+        return 0
     if args.command == "rebuild":
         from .rebuild import rebuild
 

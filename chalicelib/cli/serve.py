@@ -23,9 +23,14 @@ from ..http.wsgi import ChaliceWSGI
 _INBUF_OVERFLOW = 4 * 1024 * 1024
 
 
-def serve(host: str, port: int, data_dir: Path, threads: int, minute_seconds: float) -> int:
+def serve(host: str, port: int, data_dir: Path, threads: int, minute_seconds: float, backend: str = "embedded") -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    runtime = wiring.embedded(data_dir, minute_seconds=minute_seconds)
+    if backend == "aws":
+        runtime = wiring.aws(minute_seconds=minute_seconds)
+        where = "AWS backend"
+    else:
+        runtime = wiring.embedded(data_dir, minute_seconds=minute_seconds)
+        where = f"data dir {data_dir}"
     wiring.install(runtime)
     from app import app  # the Chalice app reads the installed runtime
 
@@ -48,7 +53,7 @@ def serve(host: str, port: int, data_dir: Path, threads: int, minute_seconds: fl
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     bound_port = server.effective_port
-    print(f"blocksnap serving on http://{host}:{bound_port} (data dir {data_dir})", flush=True)
+    print(f"blocksnap serving on http://{host}:{bound_port} ({where})", flush=True)
     try:
         server.run()
     finally:

@@ -29,6 +29,14 @@ import base64
 import re
 
 SNAPSHOT_ID = re.compile(r"^snap-[0-9a-f]{17}$")
+_OBJECT_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
+
+
+def check_key(key: str) -> str:
+    """Every adapter's last check before a key touches a path or a bucket."""
+    if not _OBJECT_KEY.match(key) or ".." in key:
+        raise ValueError(f"invalid block-store key: {key!r}")
+    return key
 
 
 def _check(snapshot_id: str) -> str:

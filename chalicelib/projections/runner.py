@@ -1,16 +1,19 @@
-"""The embedded projector: follows the SQLite log from a stored checkpoint.
+"""The projector: feeds batches of the event log to the projections.
 
 Handlers run in a fixed order per batch — policy (sealer), manifests, then
-records — and the checkpoint moves only after all of them have handled the
-batch, so a crash replays the batch and idempotent handlers make that
-harmless. On AWS, ``app.py``'s stream trigger feeds the same handlers.
+records — and a batch's position is committed only after all of them have
+handled it, so a crash replays the batch and idempotent handlers make that
+harmless. The batches come from a :class:`BatchSource`: the SQLite log with a
+stored checkpoint (embedded), or a DynamoDB stream (``blocksnap serve
+--backend aws`` polls it; on AWS ``app.py``'s stream trigger calls
+:meth:`Projector.apply` directly).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from typing import Sequence
+from typing import Callable, Protocol, Sequence
 
 from ..domain.events import EventRecord
 from ..ports import EventFeed, ReadModelStore
@@ -24,18 +27,35 @@ CHECKPOINT = "projector"
 BATCH = 1000
 
 
+class BatchSource(Protocol):
+    def next_batch(self) -> tuple[Sequence[EventRecord], Callable[[], None]]:
+        """The next records to project, and the function that commits their position."""
+
+
+class LogSource:
+    """The embedded source: the SQLite log after a checkpoint kept with the read models."""
+
+    def __init__(self, feed: EventFeed, records: ReadModelStore, name: str = CHECKPOINT):
+        self.feed = feed
+        self.records = records
+        self.name = name
+
+    def next_batch(self):
+        batch = self.feed.read_after(self.records.get_checkpoint(self.name), BATCH)
+        last = batch[-1].position if batch else None
+        return batch, (lambda: self.records.set_checkpoint(self.name, last)) if batch else (lambda: None)
+
+
 class Projector:
     def __init__(
         self,
-        feed: EventFeed,
-        records: ReadModelStore,
+        source: BatchSource,
         sealer: Sealer,
         manifests: ManifestProjection,
         snapshot_records: SnapshotRecordsProjection,
         timekeeper: Timekeeper | None = None,
     ):
-        self.feed = feed
-        self.records = records
+        self.source = source
         self.sealer = sealer
         self.manifests = manifests
         self.snapshot_records = snapshot_records
@@ -52,11 +72,10 @@ class Projector:
 
     def run_once(self) -> int:
         """Project one batch; return how many records it held."""
-        position = self.records.get_checkpoint(CHECKPOINT)
-        batch = self.feed.read_after(position, BATCH)
+        batch, commit = self.source.next_batch()
         if batch:
             self.apply(batch)
-            self.records.set_checkpoint(CHECKPOINT, batch[-1].position)
+            commit()
         return len(batch)
 
     def catch_up(self) -> int:

@@ -5,17 +5,32 @@ from __future__ import annotations
 import base64
 import hashlib
 import time
+import uuid
 
 import pytest
 
+from chalicelib.adapters.aws_setup import AwsNames, ensure_tables_and_bucket
 from tests.servers import BlocksnapServer
 
 BLOCK = 524288
+BACKENDS = ["embedded", "aws"]
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory):
-    srv = BlocksnapServer(tmp_path_factory.mktemp("blocksnap-data")).start()
+def start_server(backend: str, request, data_dir, env: dict | None = None) -> BlocksnapServer:
+    """A started server on ``backend``; the AWS backend gets fresh tables and bucket on the moto server."""
+    if backend == "embedded":
+        return BlocksnapServer(data_dir, env=env).start()
+    moto = request.getfixturevalue("moto_server")
+    suffix = uuid.uuid4().hex[:12]
+    names = AwsNames(f"blocksnap-events-{suffix}", f"blocksnap-snapshots-{suffix}", f"blocksnap-blocks-{suffix}")
+    ensure_tables_and_bucket(names, region=moto.region, endpoint_url=moto.endpoint_url)
+    return BlocksnapServer(data_dir, env=env, moto=moto, names=names).start()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def server(request, tmp_path_factory):
+    """One server per backend: every API test runs against the embedded and the AWS backend."""
+    srv = start_server(request.param, request, tmp_path_factory.mktemp("blocksnap-data"))
     yield srv
     srv.stop()
 

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 
 from tests.servers import BlocksnapServer
 
-from .conftest import all_blocks, block, put, snapshot, wait_status
+from .conftest import BACKENDS, all_blocks, block, put, snapshot, start_server, wait_status
 
 
 def read_all(ebs, sid) -> dict[int, bytes]:
@@ -22,9 +22,10 @@ def read_all(ebs, sid) -> dict[int, bytes]:
     }
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("stop", ["terminate", "kill"])
-def test_restart_in_the_middle_of_a_snapshot(tmp_path, stop):
-    srv = BlocksnapServer(tmp_path / "data").start()
+def test_restart_in_the_middle_of_a_snapshot(tmp_path, request, stop, backend):
+    srv = start_server(backend, request, tmp_path / "data")
     try:
         ebs = srv.client()
         done = snapshot(ebs, {0: block("kept0"), 5: block("kept5")})
@@ -49,8 +50,9 @@ def test_sigterm_shuts_down_cleanly(tmp_path):
     assert any("stopped" in line for line in output)
 
 
-def test_idle_pending_snapshot_times_out(tmp_path):
-    srv = BlocksnapServer(tmp_path / "data", env={"BLOCKSNAP_TIMEOUT_MINUTE_SECONDS": "0.05"}).start()
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_idle_pending_snapshot_times_out(tmp_path, request, backend):
+    srv = start_server(backend, request, tmp_path / "data", env={"BLOCKSNAP_TIMEOUT_MINUTE_SECONDS": "0.05"})
     try:
         ebs = srv.client()
         idle = ebs.start_snapshot(VolumeSize=1, Timeout=10)["SnapshotId"]

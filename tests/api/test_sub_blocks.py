@@ -73,9 +73,10 @@ def test_sub_blocks_merge_with_parent_zeros_and_full_writes(client):
 def test_only_the_written_sub_blocks_are_stored(client, server):
     sid = client.start_snapshot(VolumeSize=1, sub_block_size=UNIT)["SnapshotId"]
     client.put_sub_block(sid, 3, 0, b"x" * UNIT)
-    store = server.data_dir / "store" / "blocks" / sid / f"{3:09d}"
-    sizes = [p.stat().st_size for p in store.iterdir()]
-    assert sizes == [UNIT]
+    store = server.store()
+    keys = list(store.list(f"blocks/{sid}/"))
+    assert len(keys) == 1 and keys[0].startswith(f"blocks/{sid}/{3:09d}/sub-")
+    assert len(store.get(keys[0])) == UNIT
 
 
 def test_sub_block_errors(client):

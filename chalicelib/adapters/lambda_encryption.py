@@ -1,0 +1,55 @@
+"""The API's client of the encryption Lambda: a synchronous invoke per request.
+
+The API function's role may invoke the encryption function and has no
+``kms:*`` permission; the encryption function's role has KMS and the
+``keys/`` prefix. This module imports neither ``chalicelib.encryption`` nor
+``cryptography``.
+
+The payload is the JSON wire of :mod:`.encryption_wire` with the bytes as
+base64 (a 512 KiB block becomes ~700 KB, inside the 6 MB synchronous
+payload limit). Errors the function raised on purpose come back as data and
+are raised here as the caller's own; a function that crashed or timed out
+(``FunctionError``) is a RuntimeError naming the function, and errors of the
+invoke call itself (throttling, a missing permission) propagate as botocore
+raised them.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from ..ports import EncryptionFunction
+from .encryption_wire import CREATE_LINEAGE_KEY, DECRYPT, ENCRYPT, raise_error
+
+
+class LambdaEncryptionFunction(EncryptionFunction):
+    def __init__(self, lambda_client, function_name: str):
+        self._lambda = lambda_client
+        self.function_name = function_name
+
+    def create_lineage_key(self, lineage_id: str, kms_key_arn: str) -> None:
+        self._invoke({"op": CREATE_LINEAGE_KEY, "lineage_id": lineage_id, "kms_key_arn": kms_key_arn})
+
+    def encrypt(self, lineage_id: str, object_key: str, plaintext: bytes) -> bytes:
+        return self._invoke({"op": ENCRYPT, "lineage_id": lineage_id, "object_key": object_key}, plaintext)
+
+    def decrypt(self, lineage_id: str, object_key: str, ciphertext: bytes) -> bytes:
+        return self._invoke({"op": DECRYPT, "lineage_id": lineage_id, "object_key": object_key}, ciphertext)
+
+    def _invoke(self, request: dict, data: bytes = b"") -> bytes:
+        request["data"] = base64.b64encode(data).decode("ascii")
+        response = self._lambda.invoke(
+            FunctionName=self.function_name,
+            InvocationType="RequestResponse",
+            Payload=json.dumps(request).encode("utf-8"),
+        )
+        payload = json.loads(response["Payload"].read() or b"{}")
+        if response.get("FunctionError"):
+            raise RuntimeError(
+                f"the encryption function {self.function_name} failed: "
+                f"{payload.get('errorType')}: {payload.get('errorMessage')}"
+            )
+        if "error" in payload:
+            raise_error(payload["error"])
+        return base64.b64decode(payload["data"])

@@ -1,0 +1,274 @@
+"""The encryption function: the only code that ever holds a plaintext data key.
+
+Each lineage (a chain of snapshots; a copy starts its own) has one 256-bit
+data key from the key service's GenerateDataKey, under the snapshot's KMS key
+and the encryption context ``{"aws:ebs:id": <lineage id>}``, as EBS asks KMS.
+It is stored only wrapped, as ``keys/<lineage id>`` in the block store::
+
+    {"KmsKeyArn": "...", "CiphertextBlob": "<base64>"}
+
+Blocks are sealed with AES-256-GCM (:mod:`.cipher`) with their block-store
+key as associated data. That key names the writer snapshot, the block index
+and the digest (or sub-block offset), so bytes copied to another key,
+snapshot or index fail authentication rather than decrypt to the wrong block.
+
+**Crypto-shredding** is deleting ``keys/<lineage id>``: no process can unwrap
+the data key again, so every block of the lineage is unreadable, wherever
+its ciphertext lives. A running function may keep using the key for at most
+its cache TTL (:data:`KEY_CACHE_SECONDS`), as a KMS data-key cache does.
+
+**The cache** holds plaintext keys in this process's memory only, at most
+:data:`KEY_CACHE_LINEAGES` of them, each for :data:`KEY_CACHE_SECONDS`: it
+spares a key-service call per block (KMS Decrypt costs a round trip and a
+request quota), and the TTL bounds how long a shredded or revoked key lives on.
+
+Inputs are checked before any storage is touched: lineage ids must be
+snapshot ids and object keys must be block keys of the key scheme, so a caller
+cannot make the function read or write anything else, such as ``keys/``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import json
+import logging
+import os
+import re
+import threading
+import time
+from collections import OrderedDict
+from typing import Callable
+
+from .. import wiring
+from ..adapters.encryption_wire import (
+    CREATE_LINEAGE_KEY,
+    DECRYPT,
+    ENCRYPT,
+    INTERNAL_ERROR,
+    error_body,
+)
+from ..adapters.dynamodb_stream import record_from_image
+from ..adapters.s3_blocks import S3BlockStore
+from ..domain.errors import DependencyAccessDenied, ObjectNotFound, ValidationError
+from ..ports import BlockStore, EncryptionFunction, KeyService
+from .cipher import AeadCipher
+from .copier import Copier
+from .kms import KmsKeyService
+
+log = logging.getLogger(__name__)
+
+KEY_CACHE_LINEAGES = 256
+KEY_CACHE_SECONDS = 300.0
+CONTEXT_KEY = "aws:ebs:id"
+
+LINEAGE_ID = re.compile(r"^snap-[0-9a-f]{17}$")
+# The block keys of chalicelib.domain.keys: full blocks and sub-block ranges.
+BLOCK_OBJECT_KEY = re.compile(
+    r"^blocks/snap-[0-9a-f]{17}/[0-9]{9}/(?:[0-9a-f]{64}|sub-[0-9]{6}-[0-9]+-[0-9a-f]{64})$"
+)
+MAX_KMS_KEY_ID = 2048  # the KmsKeyArn length limit of the EBS model
+
+
+def lineage_key_object(lineage_id: str) -> str:
+    return f"keys/{lineage_id}"
+
+
+class _KeyCache:
+    """A small LRU of unwrapped keys, each valid for ``ttl`` seconds after it was unwrapped."""
+
+    def __init__(self, capacity: int, ttl: float, clock: Callable[[], float]):
+        self._entries: OrderedDict[str, tuple[float, AeadCipher]] = OrderedDict()
+        self._capacity = capacity
+        self._ttl = ttl
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def get(self, lineage_id: str) -> AeadCipher | None:
+        with self._lock:
+            entry = self._entries.get(lineage_id)
+            if entry is None:
+                return None
+            if self._clock() - entry[0] >= self._ttl:
+                del self._entries[lineage_id]
+                return None
+            self._entries.move_to_end(lineage_id)
+            return entry[1]
+
+    def put(self, lineage_id: str, cipher: AeadCipher) -> None:
+        with self._lock:
+            self._entries[lineage_id] = (self._clock(), cipher)
+            self._entries.move_to_end(lineage_id)
+            while len(self._entries) > self._capacity:
+                self._entries.popitem(last=False)
+
+
+class EncryptionService(EncryptionFunction):
+    def __init__(
+        self,
+        keys: KeyService,
+        blocks: BlockStore,
+        clock: Callable[[], float] = time.time,
+        cache_lineages: int = KEY_CACHE_LINEAGES,
+        cache_seconds: float = KEY_CACHE_SECONDS,
+    ):
+        self._keys = keys
+        self._blocks = blocks
+        self._cache = _KeyCache(cache_lineages, cache_seconds, clock)
+        self._create_lock = threading.Lock()
+
+    def create_lineage_key(self, lineage_id: str, kms_key_arn: str) -> None:
+        """Idempotent: a lineage that has a key keeps it.
+
+        Lineage ids are fresh snapshot ids, created by one StartSnapshot or one
+        copy, so only retries reach here twice; the lock serialises those in
+        this process. The block store has no put-if-absent, so two processes
+        racing on one new lineage are not guarded against.
+        """
+        _check_lineage(lineage_id)
+        if not isinstance(kms_key_arn, str) or not 0 < len(kms_key_arn) <= MAX_KMS_KEY_ID:
+            raise ValidationError(
+                f"KmsKeyArn must have 1 to {MAX_KMS_KEY_ID} characters", reason="INVALID_CUSTOMER_KEY"
+            )
+        with self._create_lock:
+            if self._stored_key(lineage_id) is not None:
+                return
+            plaintext, wrapped = self._keys.generate_data_key(kms_key_arn, _context(lineage_id))
+            stored = {"KmsKeyArn": kms_key_arn, "CiphertextBlob": base64.b64encode(wrapped).decode("ascii")}
+            self._blocks.put(lineage_key_object(lineage_id), json.dumps(stored, sort_keys=True).encode())
+            self._cache.put(lineage_id, AeadCipher(plaintext))
+
+    def encrypt(self, lineage_id: str, object_key: str, plaintext: bytes) -> bytes:
+        _check_lineage(lineage_id)
+        _check_object_key(object_key)
+        return self._cipher(lineage_id).seal(plaintext, object_key.encode("ascii"))
+
+    def decrypt(self, lineage_id: str, object_key: str, ciphertext: bytes) -> bytes:
+        _check_lineage(lineage_id)
+        _check_object_key(object_key)
+        return self._cipher(lineage_id).open(ciphertext, object_key.encode("ascii"), f"block object {object_key}")
+
+    def handle(self, request: dict) -> dict:
+        """The Lambda wire: JSON in and out, bytes as base64 ``data``, errors as data."""
+        try:
+            data = _b64(request.get("data") or "")
+        except ValidationError as exc:
+            return {"error": error_body(exc)}
+        header, answer = self.answer(request, data)
+        return header or {"data": base64.b64encode(answer).decode("ascii")}
+
+    def answer(self, request: dict, data: bytes) -> tuple[dict, bytes]:
+        """Either wire's answer to one request: ``({}, bytes)``, or ``({"error": ...}, b"")``."""
+        try:
+            return {}, self.call(request, data)
+        except Exception as exc:
+            body = error_body(exc)
+            if body["type"] == INTERNAL_ERROR:
+                log.exception("encryption request %r failed", request.get("op"))
+            return {"error": body}, b""
+
+    def call(self, request: dict, data: bytes) -> bytes:
+        """One request of either wire (its fields, and its bytes already decoded)."""
+        op = request.get("op")
+        lineage_id = _field(request, "lineage_id")
+        if op == CREATE_LINEAGE_KEY:
+            self.create_lineage_key(lineage_id, _field(request, "kms_key_arn"))
+            return b""
+        if op == ENCRYPT:
+            return self.encrypt(lineage_id, _field(request, "object_key"), data)
+        if op == DECRYPT:
+            return self.decrypt(lineage_id, _field(request, "object_key"), data)
+        raise ValidationError(f"unknown encryption operation {op!r}")
+
+    def _stored_key(self, lineage_id: str) -> dict | None:
+        try:
+            return json.loads(self._blocks.get(lineage_key_object(lineage_id)))
+        except ObjectNotFound:
+            return None
+
+    def _cipher(self, lineage_id: str) -> AeadCipher:
+        cipher = self._cache.get(lineage_id)
+        if cipher is not None:
+            return cipher
+        stored = self._stored_key(lineage_id)
+        if stored is None:
+            raise DependencyAccessDenied(
+                f"the data key of lineage {lineage_id} has been deleted (or was never created); "
+                "its blocks can no longer be decrypted"
+            )
+        plaintext = self._keys.decrypt(base64.b64decode(stored["CiphertextBlob"]), _context(lineage_id))
+        cipher = AeadCipher(plaintext)
+        self._cache.put(lineage_id, cipher)
+        return cipher
+
+
+def _context(lineage_id: str) -> dict[str, str]:
+    return {CONTEXT_KEY: lineage_id}
+
+
+def _check_lineage(lineage_id: object) -> None:
+    if not isinstance(lineage_id, str) or not LINEAGE_ID.match(lineage_id):
+        raise ValidationError(f"not a lineage id: {lineage_id!r}")
+
+
+def _check_object_key(object_key: object) -> None:
+    if not isinstance(object_key, str) or not BLOCK_OBJECT_KEY.match(object_key):
+        raise ValidationError(f"not a block object key: {object_key!r}")
+
+
+def _field(request: dict, name: str) -> str:
+    value = request.get(name)
+    if not isinstance(value, str):
+        raise ValidationError(f"the request lacks {name}")
+    return value
+
+
+def _b64(text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValidationError("data is not valid base64") from None
+
+
+def lambda_handler(event: dict, context: object) -> dict:
+    """The encryption Lambda: an invocation request, or a batch of the event table's stream.
+
+    What it builds from the environment is kept for the life of the execution
+    environment, so the key cache survives between invocations. The bucket and
+    the S3 and KMS endpoints come from :mod:`chalicelib.wiring`
+    (``BLOCKSNAP_BUCKET``, boto3's ``AWS_ENDPOINT_URL_S3`` / ``_KMS``). A copy
+    longer than the Lambda timeout is cut off, and resumes where it stopped
+    when the stream batch is retried.
+    """
+    records = event.get("Records")
+    if records and records[0].get("eventSource") == "aws:dynamodb":
+        copier = _lambda_copier()
+        for record in records:
+            if record.get("eventName") == "INSERT":  # event items are only ever inserted
+                copier.handle(record_from_image(record["dynamodb"]["NewImage"]))
+        return {}
+    return _lambda_service().handle(event)
+
+
+@functools.cache
+def _lambda_service() -> EncryptionService:
+    session = wiring.aws_session()
+    return EncryptionService(
+        KmsKeyService(session.client("kms")),
+        S3BlockStore(session.client("s3"), wiring.aws_names().bucket),
+    )
+
+
+@functools.cache
+def _lambda_copier() -> Copier:
+    """The copier over the cloud runtime (events, manifests, service) that ``wiring`` builds."""
+    runtime = wiring.aws(poll_stream=False)
+    return Copier(
+        runtime.events,
+        runtime.manifests,
+        runtime.blocks,
+        _lambda_service(),
+        runtime.service.record_full_write,
+        runtime.service.complete_snapshot,
+    )

@@ -1,0 +1,192 @@
+"""The embedded encryption function: ``python -m chalicelib.encryption.worker --data-dir D``.
+
+A process of its own, because the issue's rule is that the API's process never
+holds a plaintext data key: the API server reaches this one only through a
+Unix socket (:class:`~chalicelib.adapters.worker_encryption.WorkerEncryptionFunction`),
+as the API Lambda reaches the encryption Lambda only by invoking it.
+
+* **Keys.** :class:`LocalKeyService` keeps the master key in ``D/kms/master.key``
+  (mode 0600, directory 0700); this is the only process that opens it.
+* **Socket.** ``D/encryption.sock`` by default, mode 0666: it grants the three
+  operations (whose inputs :class:`EncryptionService` checks), never key
+  material, which no operation returns. The wire is
+  :mod:`chalicelib.adapters.encryption_wire`'s framing; each connection is a
+  thread and carries any number of requests, so the API keeps one per thread.
+* **Copies.** A thread follows the event log for ``CopyRequested`` and runs
+  the :class:`Copier`, from its own checkpoint ``D/kms/copier.checkpoint``. It
+  moves after each batch; losing it only replays batches, which the copier
+  makes harmless. The projector is not run here: ``blocksnap serve`` runs it,
+  and it seals the copy once the copier has completed it.
+
+SIGTERM and SIGINT stop the server, remove the socket and give a running
+copy :data:`STOP_SECONDS` to finish; a copy cut short resumes on the next start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import socket
+import socketserver
+import sys
+import threading
+from pathlib import Path
+
+from .. import wiring
+from ..adapters.encryption_wire import recv_frame, send_frame
+from ..ports import EventFeed
+from .copier import Copier
+from .function import EncryptionService
+from .local_kms import LocalKeyService
+
+log = logging.getLogger(__name__)
+
+SOCKET_NAME = "encryption.sock"
+KMS_DIR = "kms"
+CHECKPOINT_FILE = "copier.checkpoint"
+FOLLOW_BATCH = 1000
+FOLLOW_POLL_SECONDS = 0.2
+FOLLOW_RETRY_SECONDS = 5.0
+STOP_SECONDS = 30.0
+
+
+class _Handler(socketserver.BaseRequestHandler):
+    """One client connection: request frames in, answer frames out, until it closes."""
+
+    server: _Server
+
+    def handle(self) -> None:
+        try:
+            while (frame := recv_frame(self.request)) is not None:
+                send_frame(self.request, *self.server.service.answer(*frame))
+        except OSError as exc:  # a client gone mid-frame, or a frame this protocol refuses
+            log.warning("dropping an encryption connection: %s", exc)
+
+
+class _Server(socketserver.ThreadingUnixStreamServer):
+    daemon_threads = True
+    block_on_close = False  # idle persistent connections must not hold up a shutdown
+
+    def __init__(self, path: Path, service: EncryptionService):
+        self.service = service
+        super().__init__(str(path), _Handler)
+
+
+def bind(path: Path, service: EncryptionService) -> _Server:
+    """Listen on ``path``, replacing a stale socket left by a crash but never a live worker's."""
+    if path.exists():
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(str(path))
+        except (ConnectionRefusedError, FileNotFoundError):
+            path.unlink(missing_ok=True)
+        else:
+            raise SystemExit(f"blocksnap encryption worker: another worker is serving on {path}")
+        finally:
+            probe.close()
+    server = _Server(path, service)
+    os.chmod(path, 0o666)
+    return server
+
+
+class CopyFollower:
+    """Follows the event log from its own checkpoint, handing every record to the copier."""
+
+    def __init__(self, feed: EventFeed, copier: Copier, checkpoint: Path):
+        self.feed = feed
+        self.copier = copier
+        self.checkpoint = Path(checkpoint)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run_once(self) -> int:
+        """Handle one batch after the checkpoint; return how many records it held."""
+        batch = self.feed.read_after(self._position(), FOLLOW_BATCH)
+        for record in batch:
+            self.copier.handle(record)
+        if batch:
+            self._save(batch[-1].position)
+        return len(batch)
+
+    def _position(self) -> int:
+        try:
+            return int(self.checkpoint.read_text())
+        except FileNotFoundError:
+            return 0
+
+    def _save(self, position: int) -> None:
+        tmp = self.checkpoint.with_name(f".{self.checkpoint.name}.tmp")
+        tmp.write_text(str(position))
+        os.replace(tmp, self.checkpoint)
+
+    def start(self) -> None:
+        def loop() -> None:
+            while not self._stop.is_set():
+                try:
+                    if self.run_once():
+                        continue
+                    wait = FOLLOW_POLL_SECONDS
+                except Exception:
+                    log.exception("copy follower batch failed; retrying in %.0f s", FOLLOW_RETRY_SECONDS)
+                    wait = FOLLOW_RETRY_SECONDS
+                self._stop.wait(wait)
+
+        self._thread = threading.Thread(target=loop, name="blocksnap-copier", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = STOP_SECONDS) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+
+def run(data_dir: Path, socket_path: Path) -> int:
+    runtime = wiring.embedded(data_dir)
+    keys = LocalKeyService(data_dir / KMS_DIR)
+    service = EncryptionService(keys, runtime.blocks)
+    copier = Copier(
+        runtime.events,
+        runtime.manifests,
+        runtime.blocks,
+        service,
+        runtime.service.record_full_write,
+        runtime.service.complete_snapshot,
+    )
+    follower = CopyFollower(runtime.events, copier, data_dir / KMS_DIR / CHECKPOINT_FILE)
+    server = bind(socket_path, service)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
+    signal.signal(signal.SIGINT, lambda signum, frame: stopping.set())
+    serving = threading.Thread(target=server.serve_forever, name="blocksnap-encryption", daemon=True)
+    serving.start()
+    follower.start()
+    print(f"blocksnap encryption worker ready on {socket_path}", flush=True)
+    try:
+        while not stopping.wait(1.0):
+            pass
+    finally:
+        server.shutdown()
+        server.server_close()
+        socket_path.unlink(missing_ok=True)
+        follower.stop()
+        print("blocksnap encryption worker stopped", flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m chalicelib.encryption.worker", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--data-dir", type=Path, default=None, help=f"default {wiring.default_data_dir()}")
+    parser.add_argument("--socket", type=Path, default=None, help=f"default <data dir>/{SOCKET_NAME}")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    data_dir = args.data_dir or Path(os.environ.get(wiring.ENV_DATA_DIR) or wiring.default_data_dir())
+    data_dir = data_dir.expanduser()
+    return run(data_dir, args.socket or data_dir / SOCKET_NAME)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
