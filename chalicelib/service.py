@@ -90,6 +90,7 @@ _APPEND_RETRIES = 20
 class Settings:
     owner_id: str = DEFAULT_OWNER_ID
     region: str = DEFAULT_REGION
+    default_kms_key_arn: str | None = None
 
 
 class SnapshotService:
@@ -290,7 +291,10 @@ class SnapshotService:
         return False, None
 
     def default_kms_key_arn(self) -> str:
-        return f"arn:aws:kms:{self.settings.region}:{self.settings.owner_id}:alias/aws/ebs"
+        """The key used for ``Encrypted=true`` without a KmsKeyArn (AWS: the aws/ebs managed key)."""
+        return self.settings.default_kms_key_arn or (
+            f"arn:aws:kms:{self.settings.region}:{self.settings.owner_id}:key/aws-ebs-default"
+        )
 
     # ---- PutSnapshotBlock ----------------------------------------------
 

@@ -116,8 +116,9 @@ class Copier:
         })
 
     def _already_copied(self, copy_id: str, index: int, digest: str) -> bool:
-        latest = self.events.query(block_stream(copy_id, index), block_key_prefix(index), reverse=True, limit=1)
-        return bool(latest) and isinstance(latest[0].event, BlockWritten) and latest[0].event.digest == digest
+        stream, prefix = block_stream(copy_id, index), block_key_prefix(index)
+        latest = [r.event for r in self.events.query(stream, prefix, reverse=True, limit=1)]
+        return bool(latest) and isinstance(latest[0], BlockWritten) and latest[0].digest == digest
 
     def _progress(self, copy_id: str, done: int, total: int) -> None:
         event = CopyProgressed(copy_id, done, total, round(self.clock(), 3))

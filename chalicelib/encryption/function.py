@@ -34,7 +34,6 @@ import binascii
 import functools
 import json
 import logging
-import os
 import re
 import threading
 import time
@@ -147,7 +146,8 @@ class EncryptionService(EncryptionFunction):
     def decrypt(self, lineage_id: str, object_key: str, ciphertext: bytes) -> bytes:
         _check_lineage(lineage_id)
         _check_object_key(object_key)
-        return self._cipher(lineage_id).open(ciphertext, object_key.encode("ascii"), f"block object {object_key}")
+        aad = object_key.encode("ascii")
+        return self._cipher(lineage_id).open(ciphertext, aad, f"block object {object_key}")
 
     def handle(self, request: dict) -> dict:
         """The Lambda wire: JSON in and out, bytes as base64 ``data``, errors as data."""

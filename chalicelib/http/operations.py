@@ -115,6 +115,7 @@ def snapshot_document(record: SnapshotRecord) -> dict[str, Any]:
         "Progress": record.progress,
         "OwnerId": record.owner_id,
         "LineageId": record.lineage_id,
+        "SourceSnapshotId": record.source_snapshot_id,
     }
 
 
@@ -137,7 +138,8 @@ def put_sub_block(service_factory: Callable[[], SnapshotService], request: Reque
         raw = raw_request(request)
         offset = raw.uri_params.get("offset", "")
         if not offset.isdigit():
-            raise ConstraintViolation("offset", offset, "Member must have value greater than or equal to 0")
+            constraint = "Member must have value greater than or equal to 0" if offset.lstrip("-").isdigit() else "Member must be a number"
+            raise ConstraintViolation("offset", offset, constraint)
         req = model.parse("PutSnapshotBlock", raw)
         out = service_factory().put_sub_block({**req, "Offset": int(offset)})
         wire = model.serialize("PutSnapshotBlock", out)
