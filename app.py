@@ -2,8 +2,15 @@
 
 Everything here delegates to ``chalicelib``: the EBS direct API routes to
 ``chalicelib.http.operations`` under the botocore operation names, the
-``/blocksnap/v1`` extensions to their handlers.
+``/blocksnap/v1`` extensions to their handlers; the event table's stream to
+the projector; a schedule to the timekeeper; and the encryption function,
+which runs under its own IAM role and is the only code that imports
+``chalicelib.encryption``.
 """
+
+import os
+
+from chalice import Rate
 
 from chalicelib import wiring
 from chalicelib.http import operations
@@ -67,3 +74,38 @@ def put_sub_block(snapshotId, blockIndex, offset):
 @app.route("/blocksnap/v1/snapshots/{snapshotId}/copy", methods=["POST"], content_types=ANY)
 def copy_snapshot(snapshotId):
     return operations.copy_snapshot(_service, snapshotId, app.current_request)
+
+
+# ``chalice package`` needs a literal ARN; infra/ replaces it with the event
+# table's stream ARN when it merges the generated template.
+EVENTS_STREAM_ARN = os.environ.get(
+    "BLOCKSNAP_EVENTS_STREAM_ARN",
+    "arn:aws:dynamodb:us-east-1:000000000000:table/blocksnap-events/stream/1970-01-01T00:00:00.000",
+)
+
+
+@app.on_dynamodb_record(stream_arn=EVENTS_STREAM_ARN, batch_size=1000, starting_position="TRIM_HORIZON", name="projector")
+def project(event):
+    from chalicelib.adapters.dynamodb_stream import record_from_image
+
+    wiring.current().projector.apply([record_from_image(r.new_image) for r in event if r.new_image])
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="timekeeper")
+def sweep_timeouts(event):
+    wiring.current().timekeeper.sweep()
+
+
+@app.lambda_function(name="encryption")
+def encryption(event, context):
+    from chalicelib.encryption.function import lambda_handler
+
+    return lambda_handler(event, context)
+
+
+@app.on_dynamodb_record(stream_arn=EVENTS_STREAM_ARN, batch_size=10, starting_position="TRIM_HORIZON", name="encryption_copier")
+def copy_encrypted(event):
+    """Encrypted copies, triggered by CopyRequested; same code and role as the encryption function."""
+    from chalicelib.encryption.function import lambda_handler
+
+    return lambda_handler(event.to_dict(), None)

@@ -47,7 +47,8 @@ class Runtime:
     blocks: BlockStore
     manifests: ManifestStore
     service: SnapshotService
-    projector: Projector | None
+    projector: Projector
+    timekeeper: Timekeeper
 
 
 def _secret(path: Path) -> bytes:
@@ -81,16 +82,15 @@ def assemble(
 ) -> Runtime:
     manifests = ManifestStore(blocks)
     service = SnapshotService(events, records, manifests, BlockIO(blocks), TokenMinter(secret), clock)
-    projector = None
-    if source is not None:
-        projector = Projector(
-            source,
-            Sealer(events, manifests, clock),
-            ManifestProjection(events, manifests),
-            SnapshotRecordsProjection(records),
-            Timekeeper(events, records, clock, minute_seconds),
-        )
-    return Runtime(events, records, blocks, manifests, service, projector)
+    timekeeper = Timekeeper(events, records, clock, minute_seconds)
+    projector = Projector(
+        source,
+        Sealer(events, manifests, clock),
+        ManifestProjection(events, manifests),
+        SnapshotRecordsProjection(records),
+        timekeeper,
+    )
+    return Runtime(events, records, blocks, manifests, service, projector, timekeeper)
 
 
 def embedded(
@@ -211,11 +211,14 @@ def from_environment() -> Runtime:
     backend = os.environ.get(ENV_BACKEND, "embedded")
     minute_seconds = float(os.environ.get(ENV_MINUTE_SECONDS, "60"))
     if backend == "aws":
-        return aws(minute_seconds=minute_seconds, poll_stream=os.environ.get(ENV_RUN_PROJECTOR) == "1")
+        runtime = aws(minute_seconds=minute_seconds, poll_stream=os.environ.get(ENV_RUN_PROJECTOR) == "1")
+        if os.environ.get(ENV_RUN_PROJECTOR) == "1":
+            runtime.projector.start()
+        return runtime
     if backend == "embedded":
         data_dir = Path(os.environ.get(ENV_DATA_DIR) or default_data_dir())
         runtime = embedded(data_dir, minute_seconds=minute_seconds)
-        if os.environ.get(ENV_RUN_PROJECTOR) == "1" and runtime.projector is not None:
+        if os.environ.get(ENV_RUN_PROJECTOR) == "1":
             runtime.projector.start()  # `chalice local`: no separate process follows the log
         return runtime
     raise ValueError(f"unknown {ENV_BACKEND}: {backend!r} (expected 'embedded' or 'aws')")

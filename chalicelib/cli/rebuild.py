@@ -23,7 +23,6 @@ def rebuild(data_dir: Path, progress: bool = True) -> int:
     runtime.blocks.delete_prefix("manifests/")
     runtime.manifests.drop_cache()
     projector = runtime.projector
-    assert projector is not None
     with tqdm(desc="events", unit="ev", disable=not progress) as bar:
         while count := projector.run_once():
             bar.update(count)

@@ -34,7 +34,6 @@ def serve(host: str, port: int, data_dir: Path, threads: int, minute_seconds: fl
     wiring.install(runtime)
     from app import app  # the Chalice app reads the installed runtime
 
-    assert runtime.projector is not None
     runtime.projector.start()
     server = waitress.create_server(
         ChaliceWSGI(app),

@@ -49,7 +49,7 @@ class LogSource:
 class Projector:
     def __init__(
         self,
-        source: BatchSource,
+        source: BatchSource | None,
         sealer: Sealer,
         manifests: ManifestProjection,
         snapshot_records: SnapshotRecordsProjection,
@@ -72,6 +72,8 @@ class Projector:
 
     def run_once(self) -> int:
         """Project one batch; return how many records it held."""
+        if self.source is None:
+            return 0
         batch, commit = self.source.next_batch()
         if batch:
             self.apply(batch)
