@@ -60,12 +60,20 @@ class DynamoDBStreamSource:
             if iterator is None:
                 continue
             response = self._streams.get_records(ShardIterator=iterator, Limit=_BATCH)
-            self._iterators[shard_id] = response.get("NextShardIterator")
+            following = response.get("NextShardIterator")
             items = [r for r in response.get("Records", []) if r["dynamodb"].get("NewImage")]
             if not items:
+                self._iterators[shard_id] = following
                 continue
             batch = [record_from_image(r["dynamodb"]["NewImage"]) for r in items]
-            last = int(items[-1]["dynamodb"]["SequenceNumber"])
-            name = self._checkpoint_name(shard_id)
-            return batch, (lambda: self._records.set_checkpoint(name, last))
+            return batch, self._committer(shard_id, int(items[-1]["dynamodb"]["SequenceNumber"]), following)
         return [], (lambda: None)
+
+    def _committer(self, shard_id: str, last: int, following: str | None):
+        """Move past a batch only once it is projected: a failed batch is read again, like a Lambda retry."""
+
+        def commit() -> None:
+            self._records.set_checkpoint(self._checkpoint_name(shard_id), last)
+            self._iterators[shard_id] = following
+
+        return commit
