@@ -86,27 +86,20 @@ def snapshot(ebs, blocks: dict[int, bytes], volume_size: int = 1, parent: str | 
     return sid
 
 
-def all_blocks(ebs, snapshot_id: str, **kw) -> list[dict]:
+def paginate(call, items: str, **args) -> list[dict]:
+    """Every item of a list operation, following NextToken."""
     out, token = [], None
     while True:
-        args = dict(SnapshotId=snapshot_id, **kw)
-        if token:
-            args["NextToken"] = token
-        page = ebs.list_snapshot_blocks(**args)
-        out.extend(page["Blocks"])
+        page = call(**args, **({"NextToken": token} if token else {}))
+        out.extend(page[items])
         token = page.get("NextToken")
         if not token:
             return out
+
+
+def all_blocks(ebs, snapshot_id: str, **kw) -> list[dict]:
+    return paginate(ebs.list_snapshot_blocks, "Blocks", SnapshotId=snapshot_id, **kw)
 
 
 def all_changes(ebs, first: str, second: str, **kw) -> list[dict]:
-    out, token = [], None
-    while True:
-        args = dict(FirstSnapshotId=first, SecondSnapshotId=second, **kw)
-        if token:
-            args["NextToken"] = token
-        page = ebs.list_changed_blocks(**args)
-        out.extend(page["ChangedBlocks"])
-        token = page.get("NextToken")
-        if not token:
-            return out
+    return paginate(ebs.list_changed_blocks, "ChangedBlocks", FirstSnapshotId=first, SecondSnapshotId=second, **kw)
