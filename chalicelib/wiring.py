@@ -22,17 +22,20 @@ from .adapters.sqlite_read_models import SQLiteReadModelStore
 from .blockio import BlockIO
 from .domain.tokens import TokenMinter
 from .manifest_store import ManifestStore
-from .ports import BlockStore, EventStore, ReadModelStore
+from .ports import BlockStore, EncryptionFunction, EventStore, ReadModelStore
 from .projections.runner import BatchSource, LogSource, Projector
 from .projections.sealing import ManifestProjection, Sealer
 from .projections.snapshot_records import SnapshotRecordsProjection
 from .projections.timekeeper import Timekeeper
-from .service import SnapshotService
+from .service import Settings, SnapshotService
 
 ENV_BACKEND = "BLOCKSNAP_BACKEND"
 ENV_DATA_DIR = "BLOCKSNAP_DATA_DIR"
 ENV_MINUTE_SECONDS = "BLOCKSNAP_TIMEOUT_MINUTE_SECONDS"
 ENV_RUN_PROJECTOR = "BLOCKSNAP_RUN_PROJECTOR"
+ENV_ENCRYPTION_FUNCTION = "BLOCKSNAP_ENCRYPTION_FUNCTION"
+ENV_DEFAULT_KMS_KEY = "BLOCKSNAP_DEFAULT_KMS_KEY_ARN"
+WORKER_SOCKET = "encryption.sock"
 
 
 def default_data_dir() -> Path:
@@ -79,9 +82,13 @@ def assemble(
     source: BatchSource | None,
     clock: Callable[[], float] = time.time,
     minute_seconds: float = 60.0,
+    encryption: EncryptionFunction | None = None,
 ) -> Runtime:
     manifests = ManifestStore(blocks)
-    service = SnapshotService(events, records, manifests, BlockIO(blocks), TokenMinter(secret), clock)
+    settings = Settings(default_kms_key_arn=os.environ.get(ENV_DEFAULT_KMS_KEY))
+    service = SnapshotService(
+        events, records, manifests, BlockIO(blocks, encryption), TokenMinter(secret), clock, settings
+    )
     timekeeper = Timekeeper(events, records, clock, minute_seconds)
     projector = Projector(
         source,
@@ -111,6 +118,7 @@ def embedded(
         LogSource(events, records),
         clock,
         minute_seconds,
+        _worker(data_dir),
     )
 
 
@@ -166,15 +174,18 @@ def aws(
     clock: Callable[[], float] = time.time,
     minute_seconds: float = 60.0,
     poll_stream: bool = True,
+    worker_dir: Path | None = None,
 ) -> Runtime:
     """The cloud backend: DynamoDB events and records (pynamodb), S3 blocks.
 
     ``poll_stream`` makes the projector poll the event table's stream itself
     (``blocksnap serve --backend aws``); on Lambda the stream trigger feeds it.
+    The encryption function is the Lambda named by
+    ``BLOCKSNAP_ENCRYPTION_FUNCTION``, or else the worker process serving in
+    ``worker_dir`` (``blocksnap serve --backend aws`` runs one).
     """
     from .adapters.dynamodb_events import DynamoDBEventStore
     from .adapters.dynamodb_read_models import DynamoDBReadModelStore
-    from .adapters.dynamodb_stream import DynamoDBStreamSource
     from .adapters.s3_blocks import S3BlockStore
 
     names = aws_names()
@@ -184,16 +195,38 @@ def aws(
     events = DynamoDBEventStore(names.events_table, host=host, region=region)
     records = DynamoDBReadModelStore(names.snapshots_table, host=host, region=region)
     s3 = session.client("s3", region_name=region, endpoint_url=_endpoint(session, "s3"))
-    source = None
-    if poll_stream:
-        dynamodb = session.client("dynamodb", region_name=region, endpoint_url=host)
-        arn = dynamodb.describe_table(TableName=names.events_table)["Table"]["LatestStreamArn"]
-        streams = session.client("dynamodbstreams", region_name=region, endpoint_url=_endpoint(session, "dynamodbstreams"))
-        source = DynamoDBStreamSource(streams, arn, records)
+    encryption = None
+    if os.environ.get(ENV_ENCRYPTION_FUNCTION):
+        from .adapters.lambda_encryption import LambdaEncryptionFunction
+
+        lambda_client = session.client("lambda", region_name=region, endpoint_url=_endpoint(session, "lambda"))
+        encryption = LambdaEncryptionFunction(lambda_client, os.environ[ENV_ENCRYPTION_FUNCTION])
+    elif worker_dir is not None:
+        encryption = _worker(worker_dir)
+    source = stream_source(records) if poll_stream else None
     return assemble(
         events, records, S3BlockStore(s3, names.bucket), _aws_secret(s3, names.bucket),
-        source, clock, minute_seconds,
+        source, clock, minute_seconds, encryption,
     )
+
+
+def stream_source(records: ReadModelStore, checkpoint_prefix: str = "stream"):
+    """The event table's DynamoDB stream as a batch source, with checkpoints named by ``checkpoint_prefix``."""
+    from .adapters.dynamodb_stream import DynamoDBStreamSource
+
+    session = aws_session()
+    region = session.region_name or "us-east-1"
+    dynamodb = session.client("dynamodb", region_name=region, endpoint_url=_endpoint(session, "dynamodb"))
+    arn = dynamodb.describe_table(TableName=aws_names().events_table)["Table"]["LatestStreamArn"]
+    streams = session.client("dynamodbstreams", region_name=region, endpoint_url=_endpoint(session, "dynamodbstreams"))
+    return DynamoDBStreamSource(streams, arn, records, checkpoint_prefix)
+
+
+def _worker(data_dir: Path) -> EncryptionFunction:
+    """The embedded encryption function: the worker process's socket in the data dir."""
+    from .adapters.worker_encryption import WorkerEncryptionFunction
+
+    return WorkerEncryptionFunction(data_dir / WORKER_SOCKET)
 
 
 def _endpoint(session, service: str) -> str | None:

@@ -28,7 +28,8 @@ def record_from_image(image: dict[str, Any]) -> EventRecord:
 
 
 class DynamoDBStreamSource:
-    def __init__(self, streams_client: Any, stream_arn: str, records: ReadModelStore):
+    def __init__(self, streams_client: Any, stream_arn: str, records: ReadModelStore, checkpoint_prefix: str = "stream"):
+        self._prefix = checkpoint_prefix
         self._streams = streams_client
         self._arn = stream_arn
         self._records = records
@@ -36,7 +37,7 @@ class DynamoDBStreamSource:
         self._turn = 0
 
     def _checkpoint_name(self, shard_id: str) -> str:
-        return f"stream:{shard_id}"
+        return f"{self._prefix}:{shard_id}"
 
     def _refresh_shards(self) -> None:
         description = self._streams.describe_stream(StreamArn=self._arn)["StreamDescription"]

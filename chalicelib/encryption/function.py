@@ -41,16 +41,10 @@ from collections import OrderedDict
 from typing import Callable
 
 from .. import wiring
-from ..adapters.encryption_wire import (
-    CREATE_LINEAGE_KEY,
-    DECRYPT,
-    ENCRYPT,
-    INTERNAL_ERROR,
-    error_body,
-)
 from ..adapters.dynamodb_stream import record_from_image
+from ..adapters.encryption_wire import CREATE_LINEAGE_KEY, DECRYPT, ENCRYPT, INTERNAL_ERROR, error_body
 from ..adapters.s3_blocks import S3BlockStore
-from ..domain.errors import DependencyAccessDenied, ObjectNotFound, ValidationError
+from ..domain.errors import CorruptData, DependencyAccessDenied, ObjectNotFound, ValidationError
 from ..ports import BlockStore, EncryptionFunction, KeyService
 from .cipher import AeadCipher
 from .copier import Copier
@@ -62,10 +56,11 @@ KEY_CACHE_LINEAGES = 256
 KEY_CACHE_SECONDS = 300.0
 CONTEXT_KEY = "aws:ebs:id"
 
-LINEAGE_ID = re.compile(r"^snap-[0-9a-f]{17}$")
+# Matched whole (fullmatch): a "$" would also let a trailing newline through.
+LINEAGE_ID = re.compile(r"snap-[0-9a-f]{17}")
 # The block keys of chalicelib.domain.keys: full blocks and sub-block ranges.
 BLOCK_OBJECT_KEY = re.compile(
-    r"^blocks/snap-[0-9a-f]{17}/[0-9]{9}/(?:[0-9a-f]{64}|sub-[0-9]{6}-[0-9]+-[0-9a-f]{64})$"
+    r"blocks/snap-[0-9a-f]{17}/[0-9]{9}/(?:[0-9a-f]{64}|sub-[0-9]{6}-[0-9]+-[0-9a-f]{64})"
 )
 MAX_KMS_KEY_ID = 2048  # the KmsKeyArn length limit of the EBS model
 
@@ -181,23 +176,27 @@ class EncryptionService(EncryptionFunction):
             return self.decrypt(lineage_id, _field(request, "object_key"), data)
         raise ValidationError(f"unknown encryption operation {op!r}")
 
-    def _stored_key(self, lineage_id: str) -> dict | None:
+    def _stored_key(self, lineage_id: str) -> bytes | None:
+        """The lineage's wrapped data key, or None if it has none."""
         try:
-            return json.loads(self._blocks.get(lineage_key_object(lineage_id)))
+            stored = json.loads(self._blocks.get(lineage_key_object(lineage_id)))
+            return base64.b64decode(stored["CiphertextBlob"], validate=True)
         except ObjectNotFound:
             return None
+        except (ValueError, KeyError, TypeError):
+            raise CorruptData(f"the stored data key of lineage {lineage_id} is not readable") from None
 
     def _cipher(self, lineage_id: str) -> AeadCipher:
         cipher = self._cache.get(lineage_id)
         if cipher is not None:
             return cipher
-        stored = self._stored_key(lineage_id)
-        if stored is None:
+        wrapped = self._stored_key(lineage_id)
+        if wrapped is None:
             raise DependencyAccessDenied(
                 f"the data key of lineage {lineage_id} has been deleted (or was never created); "
                 "its blocks can no longer be decrypted"
             )
-        plaintext = self._keys.decrypt(base64.b64decode(stored["CiphertextBlob"]), _context(lineage_id))
+        plaintext = self._keys.decrypt(wrapped, _context(lineage_id))
         cipher = AeadCipher(plaintext)
         self._cache.put(lineage_id, cipher)
         return cipher
@@ -208,12 +207,12 @@ def _context(lineage_id: str) -> dict[str, str]:
 
 
 def _check_lineage(lineage_id: object) -> None:
-    if not isinstance(lineage_id, str) or not LINEAGE_ID.match(lineage_id):
+    if not isinstance(lineage_id, str) or not LINEAGE_ID.fullmatch(lineage_id):
         raise ValidationError(f"not a lineage id: {lineage_id!r}")
 
 
 def _check_object_key(object_key: object) -> None:
-    if not isinstance(object_key, str) or not BLOCK_OBJECT_KEY.match(object_key):
+    if not isinstance(object_key, str) or not BLOCK_OBJECT_KEY.fullmatch(object_key):
         raise ValidationError(f"not a block object key: {object_key!r}")
 
 

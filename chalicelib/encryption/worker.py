@@ -13,9 +13,9 @@ as the API Lambda reaches the encryption Lambda only by invoking it.
   :mod:`chalicelib.adapters.encryption_wire`'s framing; each connection is a
   thread and carries any number of requests, so the API keeps one per thread.
 * **Copies.** A thread follows the event log for ``CopyRequested`` and runs
-  the :class:`Copier`, from its own checkpoint ``D/kms/copier.checkpoint``. It
-  moves after each batch; losing it only replays batches, which the copier
-  makes harmless. The projector is not run here: ``blocksnap serve`` runs it,
+  the :class:`Copier`, from its own checkpoint (``copier`` in the read
+  models). It moves after each batch; losing it only replays batches, which
+  the copier makes harmless. The projector is not run here: ``blocksnap serve`` runs it,
   and it seals the copy once the copier has completed it.
 
 SIGTERM and SIGINT stop the server, remove the socket and give a running
@@ -32,20 +32,22 @@ import socket
 import socketserver
 import sys
 import threading
+import time
 from pathlib import Path
 
 from .. import wiring
 from ..adapters.encryption_wire import recv_frame, send_frame
-from ..ports import EventFeed
+from ..ports import KeyService
+from ..projections.runner import BatchSource, LogSource
 from .copier import Copier
 from .function import EncryptionService
 from .local_kms import LocalKeyService
 
 log = logging.getLogger(__name__)
 
-SOCKET_NAME = "encryption.sock"
+SOCKET_NAME = wiring.WORKER_SOCKET
 KMS_DIR = "kms"
-CHECKPOINT_FILE = "copier.checkpoint"
+COPIER = "copier"
 FOLLOW_BATCH = 1000
 FOLLOW_POLL_SECONDS = 0.2
 FOLLOW_RETRY_SECONDS = 5.0
@@ -74,52 +76,46 @@ class _Server(socketserver.ThreadingUnixStreamServer):
         super().__init__(str(path), _Handler)
 
 
-def bind(path: Path, service: EncryptionService) -> _Server:
-    """Listen on ``path``, replacing a stale socket left by a crash but never a live worker's."""
-    if path.exists():
+def bind(path: Path, service: EncryptionService, wait: float = 0.0) -> _Server:
+    """Listen on ``path``, replacing a stale socket left by a crash but never a live worker's.
+
+    ``wait`` gives a live worker that is on its way out (its server was
+    killed) that many seconds to go before this one gives up.
+    """
+    deadline = time.monotonic() + wait
+    while path.exists():
         probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             probe.connect(str(path))
         except (ConnectionRefusedError, FileNotFoundError):
             path.unlink(missing_ok=True)
-        else:
-            raise SystemExit(f"blocksnap encryption worker: another worker is serving on {path}")
+            break
         finally:
             probe.close()
+        if time.monotonic() >= deadline:
+            raise SystemExit(f"blocksnap encryption worker: another worker is serving on {path}")
+        time.sleep(0.2)
     server = _Server(path, service)
     os.chmod(path, 0o666)
     return server
 
 
 class CopyFollower:
-    """Follows the event log from its own checkpoint, handing every record to the copier."""
+    """Hands every record of a batch source to the copier, committing after each batch."""
 
-    def __init__(self, feed: EventFeed, copier: Copier, checkpoint: Path):
-        self.feed = feed
+    def __init__(self, source: BatchSource, copier: Copier):
+        self.source = source
         self.copier = copier
-        self.checkpoint = Path(checkpoint)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def run_once(self) -> int:
-        """Handle one batch after the checkpoint; return how many records it held."""
-        batch = self.feed.read_after(self._position(), FOLLOW_BATCH)
+        """Handle one batch; return how many records it held."""
+        batch, commit = self.source.next_batch()
         for record in batch:
             self.copier.handle(record)
-        if batch:
-            self._save(batch[-1].position)
+        commit()
         return len(batch)
-
-    def _position(self) -> int:
-        try:
-            return int(self.checkpoint.read_text())
-        except FileNotFoundError:
-            return 0
-
-    def _save(self, position: int) -> None:
-        tmp = self.checkpoint.with_name(f".{self.checkpoint.name}.tmp")
-        tmp.write_text(str(position))
-        os.replace(tmp, self.checkpoint)
 
     def start(self) -> None:
         def loop() -> None:
@@ -142,9 +138,23 @@ class CopyFollower:
             self._thread.join(timeout)
 
 
-def run(data_dir: Path, socket_path: Path) -> int:
-    runtime = wiring.embedded(data_dir)
-    keys = LocalKeyService(data_dir / KMS_DIR)
+def run(data_dir: Path, socket_path: Path, backend: str = "embedded", exit_with_parent: bool = False) -> int:
+    """Serve the encryption function on ``socket_path`` and follow the log for copies.
+
+    Embedded: the local key service, the SQLite log. ``aws`` (what
+    ``blocksnap serve --backend aws`` runs in place of the Lambda): KMS, S3 and
+    the event table's stream, with the copier's own stream checkpoints.
+    """
+    if backend == "aws":
+        from .kms import KmsKeyService
+
+        runtime = wiring.aws(poll_stream=False)
+        keys: KeyService = KmsKeyService(wiring.aws_session().client("kms"))
+        source: BatchSource = wiring.stream_source(runtime.records, checkpoint_prefix=COPIER)
+    else:
+        runtime = wiring.embedded(data_dir)
+        keys = LocalKeyService(data_dir / KMS_DIR)
+        source = LogSource(runtime.events, runtime.records, name=COPIER)
     service = EncryptionService(keys, runtime.blocks)
     copier = Copier(
         runtime.events,
@@ -154,8 +164,8 @@ def run(data_dir: Path, socket_path: Path) -> int:
         runtime.service.record_full_write,
         runtime.service.complete_snapshot,
     )
-    follower = CopyFollower(runtime.events, copier, data_dir / KMS_DIR / CHECKPOINT_FILE)
-    server = bind(socket_path, service)
+    follower = CopyFollower(source, copier)
+    server = bind(socket_path, service, wait=STOP_SECONDS + 5 if exit_with_parent else 0.0)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
     signal.signal(signal.SIGINT, lambda signum, frame: stopping.set())
@@ -163,9 +173,12 @@ def run(data_dir: Path, socket_path: Path) -> int:
     serving.start()
     follower.start()
     print(f"blocksnap encryption worker ready on {socket_path}", flush=True)
+    parent = os.getppid()
     try:
-        while not stopping.wait(1.0):
-            pass
+        while not stopping.wait(0.5):
+            if exit_with_parent and os.getppid() != parent:
+                log.warning("the serving process is gone; stopping")
+                break
     finally:
         server.shutdown()
         server.server_close()
@@ -181,11 +194,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--data-dir", type=Path, default=None, help=f"default {wiring.default_data_dir()}")
     parser.add_argument("--socket", type=Path, default=None, help=f"default <data dir>/{SOCKET_NAME}")
+    parser.add_argument("--backend", choices=["embedded", "aws"], default="embedded")
+    parser.add_argument(
+        "--exit-with-parent", action="store_true",
+        help="stop when the process that started this one dies (blocksnap serve, even when killed)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     data_dir = args.data_dir or Path(os.environ.get(wiring.ENV_DATA_DIR) or wiring.default_data_dir())
     data_dir = data_dir.expanduser()
-    return run(data_dir, args.socket or data_dir / SOCKET_NAME)
+    return run(data_dir, args.socket or data_dir / SOCKET_NAME, args.backend, args.exit_with_parent)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ def start_server(backend: str, request, data_dir, env: dict | None = None) -> Bl
     suffix = uuid.uuid4().hex[:12]
     names = AwsNames(f"blocksnap-events-{suffix}", f"blocksnap-snapshots-{suffix}", f"blocksnap-blocks-{suffix}")
     ensure_tables_and_bucket(names, region=moto.region, endpoint_url=moto.endpoint_url)
+    key_arn = moto.client("kms").create_key(Description="blocksnap default")["KeyMetadata"]["Arn"]
+    env = {**(env or {}), "BLOCKSNAP_DEFAULT_KMS_KEY_ARN": key_arn}
     return BlocksnapServer(data_dir, env=env, moto=moto, names=names).start()
 
 

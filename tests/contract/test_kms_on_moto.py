@@ -1,15 +1,24 @@
-"""KmsKeyService against moto's KMS over HTTP, and the service's error mapping."""
+"""KmsKeyService against moto's KMS over HTTP.
+
+moto does not refuse a disabled key and has no key policies, so the mapping of
+DisabledException and AccessDeniedException is proved with botocore's Stubber
+in ``tests/unit/test_kms_error_mapping.py`` instead.
+"""
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 
 import pytest
 
 from chalicelib.adapters.file_blocks import FileBlockStore
+from chalicelib.adapters.s3_blocks import S3BlockStore
 from chalicelib.domain import keys
 from chalicelib.domain.checksums import sha256_b64
-from chalicelib.domain.errors import CorruptData, DependencyAccessDenied, ValidationError
+from chalicelib.domain.errors import CorruptData, ValidationError
+from chalicelib.encryption import function
 from chalicelib.encryption.function import EncryptionService
 from chalicelib.encryption.kms import KmsKeyService
 
@@ -66,23 +75,42 @@ def test_an_unknown_key_is_an_invalid_customer_key(service, moto_server):
     assert caught.value.reason == "INVALID_CUSTOMER_KEY"
 
 
-def test_a_disabled_key_refuses_both_ways(service, kms_client, key_arn):
-    _, wrapped = service.generate_data_key(key_arn, CONTEXT)
-    kms_client.disable_key(KeyId=key_arn)
-    with pytest.raises(ValidationError) as caught:
-        service.generate_data_key(key_arn, CONTEXT)
-    assert caught.value.reason == "INVALID_CUSTOMER_KEY"
-    with pytest.raises(DependencyAccessDenied):
-        service.decrypt(wrapped, CONTEXT)
-
-
 def test_the_encryption_function_over_kms(service, key_arn, tmp_path):
     """What the encryption Lambda runs, with moto's KMS and a file store for brevity."""
     lineage = CONTEXT["aws:ebs:id"]
     store = FileBlockStore(tmp_path, durable=False)
-    function = EncryptionService(service, store)
-    function.create_lineage_key(lineage, key_arn)
+    encryption = EncryptionService(service, store)
+    encryption.create_lineage_key(lineage, key_arn)
     block = bytes(range(256)) * 2048
     key = keys.block_key(lineage, 3, sha256_b64(block))
-    ciphertext = function.encrypt(lineage, key, block)
+    ciphertext = encryption.encrypt(lineage, key, block)
     assert EncryptionService(service, store).decrypt(lineage, key, ciphertext) == block
+
+
+def test_the_lambda_entry_point_builds_from_the_environment(moto_server, key_arn, monkeypatch):
+    """lambda_handler with S3 and KMS on the moto server, found through AWS_ENDPOINT_URL."""
+    bucket = f"blocksnap-keys-{uuid.uuid4().hex[:12]}"
+    moto_server.client("s3").create_bucket(Bucket=bucket)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server.endpoint_url)
+    monkeypatch.setenv("BLOCKSNAP_BUCKET", bucket)
+    lineage = CONTEXT["aws:ebs:id"]
+    block = bytes(range(256)) * 2048
+    key = keys.block_key(lineage, 3, sha256_b64(block))
+    function._lambda_service.cache_clear()
+    try:
+        assert function.lambda_handler(
+            {"op": "create_lineage_key", "lineage_id": lineage, "kms_key_arn": key_arn}, None
+        ) == {"data": ""}
+        sealed = function.lambda_handler(
+            {"op": "encrypt", "lineage_id": lineage, "object_key": key,
+             "data": base64.b64encode(block).decode()}, None
+        )
+    finally:
+        function._lambda_service.cache_clear()
+    stored = moto_server.client("s3").get_object(Bucket=bucket, Key=f"keys/{lineage}")["Body"].read()
+    assert json.loads(stored)["KmsKeyArn"] == key_arn
+    store = S3BlockStore(moto_server.client("s3"), bucket)
+    opened = EncryptionService(KmsKeyService(moto_server.client("kms")), store).decrypt(
+        lineage, key, base64.b64decode(sealed["data"])
+    )
+    assert opened == block

@@ -123,7 +123,8 @@ def test_deleting_the_lineage_key_shreds_its_blocks(service, store, clock):
     ciphertext = service.encrypt(LINEAGE, OBJECT_KEY, BLOCK)
     store.delete_prefix(lineage_key_object(LINEAGE))
     clock.now += KEY_CACHE_SECONDS  # a running function forgets the key within its TTL
-    with pytest.raises(DependencyAccessDenied, match=f"data key of lineage {LINEAGE} has been deleted") as caught:
+    deleted = f"data key of lineage {LINEAGE} has been deleted"
+    with pytest.raises(DependencyAccessDenied, match=deleted) as caught:
         service.decrypt(LINEAGE, OBJECT_KEY, ciphertext)
     assert caught.value.reason == "DEPENDENCY_ACCESS_DENIED"
 
@@ -208,10 +209,18 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
+def _request(op: str, data: str | None = None, **fields) -> dict:
+    request = {"op": op, "lineage_id": LINEAGE, "object_key": OBJECT_KEY, **fields}
+    if data is not None:
+        request["data"] = data
+    return request
+
+
 def test_handle_round_trip(service):
-    assert service.handle({"op": "create_lineage_key", "lineage_id": LINEAGE, "kms_key_arn": ARN}) == {"data": ""}
-    sealed = service.handle({"op": "encrypt", "lineage_id": LINEAGE, "object_key": OBJECT_KEY, "data": _b64(BLOCK)})
-    opened = service.handle({"op": "decrypt", "lineage_id": LINEAGE, "object_key": OBJECT_KEY, "data": sealed["data"]})
+    created = service.handle({"op": "create_lineage_key", "lineage_id": LINEAGE, "kms_key_arn": ARN})
+    assert created == {"data": ""}
+    sealed = service.handle(_request("encrypt", _b64(BLOCK)))
+    opened = service.handle(_request("decrypt", sealed["data"]))
     assert base64.b64decode(opened["data"]) == BLOCK
 
 
@@ -219,7 +228,7 @@ def test_handle_returns_errors_as_data(service):
     service.handle({"op": "create_lineage_key", "lineage_id": LINEAGE, "kms_key_arn": ARN})
     sealed = service.encrypt(LINEAGE, OBJECT_KEY, BLOCK)
     tampered = _b64(sealed[:-1] + bytes([sealed[-1] ^ 1]))
-    answer = service.handle({"op": "decrypt", "lineage_id": LINEAGE, "object_key": OBJECT_KEY, "data": tampered})
+    answer = service.handle(_request("decrypt", tampered))
     assert answer["error"]["type"] == "CorruptData"
     with pytest.raises(CorruptData):
         raise_error(answer["error"])
@@ -231,7 +240,7 @@ def test_handle_returns_errors_as_data(service):
         ({"op": "rotate", "lineage_id": LINEAGE}, "INVALID_PARAMETER_VALUE"),
         ({"op": "encrypt", "lineage_id": LINEAGE}, "INVALID_PARAMETER_VALUE"),
         ({"op": "encrypt", "lineage_id": "snap-x", "object_key": OBJECT_KEY}, "INVALID_PARAMETER_VALUE"),
-        ({"op": "encrypt", "lineage_id": LINEAGE, "object_key": OBJECT_KEY, "data": "%%%"}, "INVALID_PARAMETER_VALUE"),
+        (_request("encrypt", "%%%"), "INVALID_PARAMETER_VALUE"),
         ({"op": "create_lineage_key", "lineage_id": LINEAGE, "kms_key_arn": ""}, "INVALID_CUSTOMER_KEY"),
     ],
 )
@@ -246,7 +255,7 @@ def test_handle_names_a_shredded_key(service, store, clock):
     sealed = service.encrypt(LINEAGE, OBJECT_KEY, BLOCK)
     store.delete_prefix(lineage_key_object(LINEAGE))
     clock.now += KEY_CACHE_SECONDS
-    error = service.handle({"op": "decrypt", "lineage_id": LINEAGE, "object_key": OBJECT_KEY, "data": _b64(sealed)})["error"]
+    error = service.handle(_request("decrypt", _b64(sealed)))["error"]
     assert error["type"] == "DependencyAccessDenied"
     assert error["reason"] == "DEPENDENCY_ACCESS_DENIED"
     assert "has been deleted" in error["message"]
@@ -263,3 +272,17 @@ def test_handle_hides_unexpected_failures(kms, clock):
     assert "/secret/path" not in error["message"]
     with pytest.raises(RuntimeError, match="encryption function failed"):
         raise_error(error)
+
+
+def test_a_trailing_newline_makes_an_id_or_key_invalid(service):
+    with pytest.raises(ValidationError):
+        service.create_lineage_key(LINEAGE + "\n", ARN)
+    service.create_lineage_key(LINEAGE, ARN)
+    with pytest.raises(ValidationError):
+        service.encrypt(LINEAGE, OBJECT_KEY + "\n", BLOCK)
+
+
+def test_an_unreadable_stored_key_is_corrupt_data(service, store, clock):
+    store.put(lineage_key_object(LINEAGE), b"{not json")
+    with pytest.raises(CorruptData, match="stored data key"):
+        service.encrypt(LINEAGE, OBJECT_KEY, BLOCK)

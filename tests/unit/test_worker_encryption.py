@@ -8,14 +8,20 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
+from chalicelib import wiring
 from chalicelib.adapters.worker_encryption import WorkerEncryptionFunction
+from chalicelib.blockio import BlockIO
 from chalicelib.domain import keys
 from chalicelib.domain.checksums import sha256_b64
 from chalicelib.domain.errors import CorruptData, DependencyAccessDenied, ValidationError
+from chalicelib.domain.events import COMPLETION_KEY
+
+from .test_copier import build_chain, request_copy
 
 ROOT = Path(__file__).resolve().parents[2]
 LINEAGE = "snap-0123456789abcdef0"
@@ -178,5 +184,25 @@ def test_a_second_worker_on_the_same_socket_refuses(worker):
         cwd=ROOT, capture_output=True, text=True, timeout=60,
     )
     assert second.returncode != 0
-    assert "another encryption worker is serving" in second.stderr
+    assert "another worker is serving on" in second.stderr
     assert worker.socket.exists()
+
+
+def test_the_worker_follows_the_log_and_makes_requested_copies(worker, client):
+    """The embedded deployment end to end: the API's process asks, the worker copies, the API reads."""
+    runtime = wiring.embedded(worker.data_dir)
+    *_, source_id = build_chain(runtime)
+    copy_id = request_copy(runtime, source_id).event.snapshot_id
+    deadline = time.monotonic() + 60
+    while not runtime.events.query(copy_id, COMPLETION_KEY):
+        assert time.monotonic() < deadline, "".join(worker.output)
+        time.sleep(0.1)
+    runtime.projector.catch_up()
+    assert runtime.records.get_snapshot(copy_id).status == "completed"
+    plain, through_worker = BlockIO(runtime.blocks), BlockIO(runtime.blocks, client)
+    source = list(runtime.manifests.open(source_id).entries())
+    copy = list(runtime.manifests.open(copy_id).entries())
+    assert [e.digest for e in copy] == [e.digest for e in source]
+    for s, c in zip(source, copy):
+        assert through_worker.read(c, copy_id) == plain.read(s)
+    assert runtime.records.get_checkpoint("copier") > 0

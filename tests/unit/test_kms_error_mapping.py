@@ -1,0 +1,73 @@
+"""KmsKeyService's table from KMS errors to the service's, with botocore's Stubber."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
+
+from chalicelib.domain.errors import CorruptData, DependencyAccessDenied, ValidationError
+from chalicelib.encryption.kms import KmsKeyService
+
+ARN = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+CONTEXT = {"aws:ebs:id": "snap-0123456789abcdef0"}
+
+
+@pytest.fixture
+def stubbed():
+    client = boto3.client("kms", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(client) as stubber:
+        yield KmsKeyService(client), stubber
+        stubber.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize(
+    "code, raised, reason",
+    [
+        ("AccessDeniedException", DependencyAccessDenied, "DEPENDENCY_ACCESS_DENIED"),
+        ("NotFoundException", ValidationError, "INVALID_CUSTOMER_KEY"),
+        ("DisabledException", ValidationError, "INVALID_CUSTOMER_KEY"),
+        ("KMSInvalidStateException", ValidationError, "INVALID_CUSTOMER_KEY"),
+    ],
+)
+def test_generate_data_key_errors(stubbed, code, raised, reason):
+    service, stubber = stubbed
+    stubber.add_client_error("generate_data_key", service_error_code=code, service_message="no")
+    with pytest.raises(raised) as caught:
+        service.generate_data_key(ARN, CONTEXT)
+    assert caught.value.reason == reason
+
+
+@pytest.mark.parametrize(
+    "code, raised",
+    [
+        ("AccessDeniedException", DependencyAccessDenied),
+        ("DisabledException", DependencyAccessDenied),
+        ("KeyUnavailableException", DependencyAccessDenied),
+        ("InvalidCiphertextException", CorruptData),
+        ("IncorrectKeyException", CorruptData),
+    ],
+)
+def test_decrypt_errors(stubbed, code, raised):
+    service, stubber = stubbed
+    stubber.add_client_error("decrypt", service_error_code=code, service_message="no")
+    with pytest.raises(raised):
+        service.decrypt(b"wrapped", CONTEXT)
+
+
+def test_other_errors_propagate(stubbed):
+    service, stubber = stubbed
+    stubber.add_client_error("decrypt", service_error_code="ThrottlingException", http_status_code=400)
+    with pytest.raises(ClientError):
+        service.decrypt(b"wrapped", CONTEXT)
+
+
+def test_the_request_asks_for_aes_256_under_the_context(stubbed):
+    service, stubber = stubbed
+    stubber.add_response(
+        "generate_data_key",
+        {"Plaintext": b"k" * 32, "CiphertextBlob": b"wrapped", "KeyId": ARN},
+        {"KeyId": ARN, "KeySpec": "AES_256", "EncryptionContext": CONTEXT},
+    )
+    assert service.generate_data_key(ARN, CONTEXT) == (b"k" * 32, b"wrapped")
