@@ -24,8 +24,10 @@ from .. import wiring
 from ..http.wsgi import ChaliceWSGI
 
 # A PutSnapshotBlock body is 512 KiB; waitress spools bodies above its
-# inbuf_overflow to a temp file, which would cost a disk round trip per block.
+# inbuf_overflow to a temp file, which would cost a disk round trip per block,
+# and reads 8 KiB per recv by default, which costs GIL time on its main thread.
 _INBUF_OVERFLOW = 4 * 1024 * 1024
+_RECV_BYTES = 1024 * 1024
 
 
 def serve(host: str, port: int, data_dir: Path, threads: int, minute_seconds: float, backend: str = "embedded") -> int:
@@ -48,6 +50,7 @@ def serve(host: str, port: int, data_dir: Path, threads: int, minute_seconds: fl
         port=port,
         threads=threads,
         inbuf_overflow=_INBUF_OVERFLOW,
+        recv_bytes=_RECV_BYTES,
         channel_timeout=300,
         connection_limit=1000,
         ident="blocksnap",

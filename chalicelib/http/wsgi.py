@@ -5,7 +5,8 @@ server; blocksnap serves with waitress instead and needs only this thin
 translation from a WSGI request to an API Gateway proxy event and back. Bodies
 are handed over as raw bytes (no base64 round trip on the way in), and unknown
 paths get an AWS-shaped JSON 404 rather than API Gateway's 403
-"Missing Authentication Token".
+"Missing Authentication Token". Responses come back as raw bytes too
+(:data:`~chalicelib.http.gateway.RAW_BODY_MARK`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs
 
 from chalice.local import RouteMatcher
+
+from .gateway import RAW_BODY_MARK
 
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
 
@@ -72,6 +75,7 @@ class ChaliceWSGI:
             "stageVariables": {},
             "body": body,
             "isBase64Encoded": False,
+            RAW_BODY_MARK: True,
         }
         response = self.app(event, _Context())
         out = response.get("body") or b""

@@ -1,0 +1,61 @@
+"""Concurrent requests through the WSGI front each see their own request.
+
+Chalice keeps the current request on the app object; under a threaded server
+that would let one request read another's. Forcing very frequent thread
+switches makes the mix-up show within a few hundred requests if it exists.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+import threading
+
+from chalicelib import wiring
+from chalicelib.http.wsgi import ChaliceWSGI
+
+
+def call(wsgi, path: str) -> tuple[str, bytes]:
+    status = []
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": "", "wsgi.input": io.BytesIO()}
+    body = b"".join(wsgi(environ, lambda s, h: status.append(s)))
+    return status[0], body
+
+
+def test_each_thread_gets_its_own_request(tmp_path):
+    wiring.install(wiring.embedded(tmp_path / "data"))
+    from app import app
+
+    wsgi = ChaliceWSGI(app)
+    mixed: list[tuple[str, str]] = []
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+
+    def worker(n: int) -> None:
+        for i in range(60):
+            sid = f"snap-{n:08x}{i:09x}"
+            status, body = call(wsgi, f"/snapshots/{sid}/blocks")
+            message = json.loads(body)["Message"]
+            if status != "404 Not Found" or sid not in message:
+                mixed.append((sid, message))
+
+    try:
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(previous)
+    assert mixed == []
+
+
+def test_block_bodies_leave_the_wsgi_front_as_raw_bytes(tmp_path):
+    runtime = wiring.embedded(tmp_path / "data")
+    wiring.install(runtime)
+    from app import app
+
+    status, body = call(ChaliceWSGI(app), "/snapshots/snap-0123456789abcdef0/blocks/0")
+    assert status.startswith("400")  # blockToken is required: a JSON error, not base64 text
+    assert json.loads(body)["message"].startswith("1 validation error detected")
