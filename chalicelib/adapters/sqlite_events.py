@@ -60,24 +60,71 @@ class ThreadLocalConnections:
         return conn
 
 
+class _Append:
+    """One caller's records, waiting to be committed with whatever else is queued."""
+
+    def __init__(self, rows: list[tuple]):
+        self.rows = rows
+        self.error: BaseException | None = None
+        self.done = threading.Event()
+
+
 class SQLiteEventStore(EventStore, EventFeed):
+    """Appends are group-committed: concurrent callers share one transaction and one fsync.
+
+    The first caller to find no commit under way becomes the leader and
+    commits batches until the queue is empty; the others wait for their
+    outcome. Each caller's records go in under a SAVEPOINT, so a duplicate
+    fails only its own append. With four writers this replaces four
+    ``BEGIN IMMEDIATE``/fsync rounds by one, without weakening
+    ``synchronous=FULL``: nobody is answered before the shared commit is durable.
+    """
+
     def __init__(self, path: Path):
         self._conns = ThreadLocalConnections(path, _SCHEMA)
+        self._lock = threading.Lock()
+        self._queue: list[_Append] = []
+        self._leading = False
 
     def append(self, records: Sequence[EventRecord]) -> None:
+        mine = _Append([(r.stream, r.key, r.event.type_name, r.event.to_json()) for r in records])
+        with self._lock:
+            self._queue.append(mine)
+            lead = not self._leading
+            self._leading = True
+        if lead:
+            while True:
+                with self._lock:
+                    batch, self._queue = self._queue, []
+                    if not batch:
+                        self._leading = False
+                        break
+                self._commit(batch)
+        mine.done.wait()
+        if mine.error is not None:
+            raise mine.error
+
+    def _commit(self, batch: list[_Append]) -> None:
         conn = self._conns.get()
-        rows = [(r.stream, r.key, r.event.type_name, r.event.to_json()) for r in records]
         try:
             conn.execute("BEGIN IMMEDIATE")
-            conn.executemany("INSERT INTO events (stream, key, type, data) VALUES (?, ?, ?, ?)", rows)
+            for n, pending in enumerate(batch):
+                conn.execute(f"SAVEPOINT a{n}")
+                try:
+                    conn.executemany("INSERT INTO events (stream, key, type, data) VALUES (?, ?, ?, ?)", pending.rows)
+                except sqlite3.IntegrityError as exc:
+                    conn.execute(f"ROLLBACK TO a{n}")
+                    pending.error = DuplicateEvent(str(exc))
+                conn.execute(f"RELEASE a{n}")
             conn.execute("COMMIT")
-        except sqlite3.IntegrityError as exc:
-            conn.execute("ROLLBACK")
-            raise DuplicateEvent(str(exc)) from exc
-        except BaseException:
+        except BaseException as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            raise
+            for pending in batch:
+                pending.error = pending.error or exc
+        finally:
+            for pending in batch:
+                pending.done.set()
 
     def query(self, stream, prefix="", *, reverse=False, limit=None):
         order = "DESC" if reverse else "ASC"

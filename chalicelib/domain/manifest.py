@@ -29,6 +29,7 @@ always gives the same structure, which keeps ``blocksnap rebuild`` byte-exact.
 
 from __future__ import annotations
 
+import bisect
 import json
 from dataclasses import dataclass
 from typing import Callable, Iterator
@@ -94,6 +95,12 @@ def decode_page(data: bytes) -> dict:
     return json.loads(data)
 
 
+def _find(rows: list, slot: int) -> list | None:
+    """The row whose first member is ``slot`` in a page's sorted rows, or None."""
+    at = bisect.bisect_left(rows, slot, key=lambda row: row[0])
+    return rows[at] if at < len(rows) and rows[at][0] == slot else None
+
+
 def _children(page: dict | None) -> dict[int, str]:
     return {} if page is None else {slot: key for slot, key in page["c"]}
 
@@ -116,15 +123,18 @@ class Manifest:
         return self._load(self.root_key)
 
     def lookup(self, index: int) -> Entry | None:
+        """Three page reads and three binary searches; only the one entry is decoded."""
         if not 0 <= index < INDEX_LIMIT:
             return None
-        mid_key = _children(self.root()).get(index >> (LEAF_BITS + MID_BITS))
+        mid_key = _find(self.root()["c"], index >> (LEAF_BITS + MID_BITS))
         if mid_key is None:
             return None
-        leaf_key = _children(self._load(mid_key)).get((index >> LEAF_BITS) & ((1 << MID_BITS) - 1))
+        leaf_key = _find(self._load(mid_key[1])["c"], (index >> LEAF_BITS) & ((1 << MID_BITS) - 1))
         if leaf_key is None:
             return None
-        return _leaf_entries(self._load(leaf_key)).get(index & (LEAF_SPAN - 1))
+        leaf = self._load(leaf_key[1])
+        row = _find(leaf["e"], index & (LEAF_SPAN - 1))
+        return None if row is None else _decode_entry(leaf["p"], row)
 
     def entries(self, start: int = 0) -> Iterator[Entry]:
         """Entries with index >= start, ascending; pages before start are not read."""
