@@ -12,6 +12,7 @@ paths get an AWS-shaped JSON 404 rather than API Gateway's 403
 from __future__ import annotations
 
 import base64
+import io
 import json
 import uuid
 from http import HTTPStatus
@@ -23,6 +24,7 @@ from chalice.local import RouteMatcher
 from .gateway import RAW_BODY_MARK
 
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
+_STREAM_FROM = 64 * 1024
 
 
 class _Context:
@@ -91,6 +93,9 @@ class ChaliceWSGI:
         header_list.append(("Content-Length", str(len(out))))
         status = response["statusCode"]
         start_response(f"{status} {_REASONS.get(status, '')}", header_list)
+        wrapper = environ.get("wsgi.file_wrapper")
+        if wrapper is not None and len(out) >= _STREAM_FROM:
+            return wrapper(io.BytesIO(out))  # waitress sends it without copying it into its buffer
         return [out]
 
     @staticmethod
