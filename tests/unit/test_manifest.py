@@ -111,3 +111,15 @@ def test_diff_skips_shared_pages_without_reading_them():
                         Manifest(keys.manifest_root_key(snap_id(1)), store.load)))
     assert [i for i, _, _ in changes] == [500_000]
     assert store.reads <= 6
+
+
+def test_cold_lookup_in_a_large_manifest_reads_three_small_pages():
+    """A new process answers its first lookup without loading the manifest (issue: cold start)."""
+    store = Store()
+    sid = snap_id(1)
+    store.seal(sid, None, {i: entry(i, sid) for i in range(0, 2 * 300_000, 2)})
+    total = sum(len(v) for v in store.pages.values())
+    read: list[int] = []
+    cold = Manifest(keys.manifest_root_key(sid), lambda k: (read.append(len(store.pages[k])), decode_page(store.pages[k]))[1])
+    assert cold.lookup(424_242) == entry(424_242, sid)
+    assert len(read) == 3 and sum(read) < total / 100
