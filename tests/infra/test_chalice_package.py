@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -286,6 +287,25 @@ def test_policies_name_the_resources_the_stack_creates():
     for path in CHALICE_DIR.glob("policy-*.json"):
         for resource in resources(json.loads(path.read_text())):
             assert resource in allowed or resource.startswith(f"arn:aws:s3:::{names.bucket}/"), (path.name, resource)
+
+
+# ---- the code package -----------------------------------------------------------
+
+
+def test_deployment_package_holds_the_app_and_nothing_of_the_tests(merged_dir):
+    names = set(zipfile.ZipFile(merged_dir / "deployment.zip").namelist())
+    assert {"app.py", "chalicelib/wiring.py", "chalicelib/encryption/function.py"} <= names
+    assert not any(n.startswith(("tests/", "benchmarks/", "infra/", "docs/")) for n in names)
+
+
+def test_deployment_package_bundles_the_runtime_dependencies(merged_dir):
+    if not (ROOT / "requirements.txt").exists():
+        pytest.skip(
+            "no requirements.txt: chalice package bundles only app.py and chalicelib/, "
+            "so the deployed functions could not import pynamodb or cryptography"
+        )
+    names = set(zipfile.ZipFile(merged_dir / "deployment.zip").namelist())
+    assert {"pynamodb/__init__.py", "cryptography/__init__.py"} <= names
 
 
 # ---- lint ----------------------------------------------------------------------

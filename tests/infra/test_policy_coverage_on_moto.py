@@ -10,7 +10,11 @@ function it was made for, turned into the IAM action and resource AWS would
 authorise (:mod:`tests.infra.iam_eval`), and checked against that function's
 ``.chalice/policy-*.json``. The stream reads are charged to the consuming
 function, because a Lambda event source mapping reads the stream with the
-function's role.
+function's role. The API's ``lambda:Invoke`` of the encryption function is
+recorded, then served in-process by ``app.encryption`` under the encryption
+role (moto would need Docker to run a function), so encrypted snapshots go
+through the whole path. Each function's runtime is built with the prod
+stage's environment for it from ``.chalice/config.json``.
 
 moto itself cannot check these policies: it compares DynamoDB and Lambda
 calls against the resource ``*`` (see test_policy_isolation_on_moto.py), so
@@ -25,6 +29,8 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import io
+import os
 import json
 import threading
 import urllib.request
@@ -50,6 +56,15 @@ POLICIES = {
     "timekeeper": "policy-timekeeper.json",
     "encryption": "policy-encryption.json",  # the encryption function and the copier
 }
+# The per-function environment of the prod stage (the stage-wide one is the default names).
+_CONFIG = json.loads((ROOT / ".chalice" / "config.json").read_text())
+PROD_ENV = {
+    name: function.get("environment_variables", {})
+    for name, function in _CONFIG["stages"]["prod"]["lambda_functions"].items()
+}
+FUNCTION_OF_ROLE = {"api": "api_handler", "projector": "projector", "timekeeper": "timekeeper",
+                    "encryption": "encryption_copier"}
+
 _FIRST_RUN = "PutObject of config/token-secret happens once, on a deployment's first run, by whichever function runs first"
 _LOGS = "Lambda's own log delivery, not a call the code makes"
 _NOT_FOUND = (
@@ -67,10 +82,6 @@ NOT_EXERCISED = {
     ("encryption", "ListStreamsIsNotResourceScoped", "dynamodb:ListStreams"): _ESM,
     ("projector", "TokenSecret", "s3:PutObject"): _FIRST_RUN,
     ("timekeeper", "TokenSecret", "s3:PutObject"): _FIRST_RUN,
-    ("api", "InvokeEncryptionFunction", "lambda:InvokeFunction"): (
-        "encrypted reads and writes go through LambdaEncryptionFunction, which wiring.aws() does not "
-        "build yet; moto cannot run a Lambda function without Docker anyway"
-    ),
     ("encryption", "WrappedDataKeys", "s3:DeleteObject"): "crypto-shredding, which no function code does yet",
     ("encryption", "CopierSnapshotRecords", "dynamodb:GetItem"): (
         "SnapshotService.complete_snapshot reads the record only when the completion already exists "
@@ -169,13 +180,27 @@ def run(tmp_path_factory):
 
     @functools.wraps(original)
     def recording(client, operation_name, api_params):
-        recorder.record(client.meta.service_model.service_name, operation_name, api_params)
+        service = client.meta.service_model.service_name
+        recorder.record(service, operation_name, api_params)
+        if service == "lambda" and operation_name == "Invoke":
+            return invoke_encryption_function(api_params)
         return original(client, operation_name, api_params)
+
+    def invoke_encryption_function(params: dict) -> dict:
+        """What Lambda does for the API's synchronous invoke (moto would need Docker to run it)."""
+        assert params["FunctionName"] == PROD_ENV["api_handler"]["BLOCKSNAP_ENCRYPTION_FUNCTION"]
+        caller, recorder.role = recorder.role, "encryption"
+        try:
+            answer = app.encryption(json.loads(params["Payload"]), None)
+        finally:
+            recorder.role = caller
+        return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(answer).encode())}
 
     saved_runtime = wiring._current
     with moto_process() as moto, pytest.MonkeyPatch.context() as env:
         for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "BLOCKSNAP_EVENTS_TABLE", "BLOCKSNAP_SNAPSHOTS_TABLE",
-                     "BLOCKSNAP_BUCKET", "BLOCKSNAP_TOKEN_SECRET", "BLOCKSNAP_AWS_TARGET", "BLOCKSNAP_RUN_PROJECTOR"):
+                     "BLOCKSNAP_BUCKET", "BLOCKSNAP_TOKEN_SECRET", "BLOCKSNAP_AWS_TARGET", "BLOCKSNAP_RUN_PROJECTOR",
+                     "BLOCKSNAP_ENCRYPTION_FUNCTION"):
             env.delenv(name, raising=False)
         env.setenv("AWS_ENDPOINT_URL", moto.endpoint_url)
         env.setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -196,7 +221,17 @@ def run(tmp_path_factory):
             """Act as ``role``: its runtime installed (built under its name on first use)."""
             recorder.role = role
             if role not in runtimes:
-                runtimes[role] = wiring.aws(poll_stream=False, **aws_args)
+                extra = PROD_ENV.get(FUNCTION_OF_ROLE[role], {})
+                saved = {name: os.environ.get(name) for name in extra}
+                os.environ.update(extra)
+                try:
+                    runtimes[role] = wiring.aws(poll_stream=False, **aws_args)
+                finally:
+                    for name, value in saved.items():
+                        if value is None:
+                            os.environ.pop(name)
+                        else:
+                            os.environ[name] = value
             wiring.install(runtimes[role])
 
         readers = {}
@@ -260,12 +295,26 @@ def run(tmp_path_factory):
             copy = http("POST", f"/blocksnap/v1/snapshots/{first}/copy", {"Encrypted": True, "KmsKeyArn": key_arn})
             stale = ebs.start_snapshot(VolumeSize=1, Timeout=10)["SnapshotId"]
 
+            # Encrypted through the API: every block crosses the encryption function.
+            sealed_id = ebs.start_snapshot(VolumeSize=1, Encrypted=True, KmsKeyArn=key_arn)["SnapshotId"]
+            put(sealed_id, 3, block("e"))
+            ebs.complete_snapshot(SnapshotId=sealed_id, ChangedBlocksCount=1)
+            settle()
+            as_role("api")
+            [entry] = ebs.list_snapshot_blocks(SnapshotId=sealed_id)["Blocks"]
+            got = ebs.get_snapshot_block(SnapshotId=sealed_id, BlockIndex=3, BlockToken=entry["BlockToken"])
+            assert got["BlockData"].read() == block("e")
+
             # The projector sees the copy request and the stale start; the copier the copy request.
             settle()
             assert deliver("copier", app.copy_encrypted, keep=_is_copy_request) == 1
             settle()  # seals the copy from the copier's events
             as_role("api")
             assert http("GET", f"/blocksnap/v1/snapshots/{copy['SnapshotId']}")["Status"] == "completed"
+            [entry, _] = ebs.list_snapshot_blocks(SnapshotId=copy["SnapshotId"])["Blocks"]
+            got = ebs.get_snapshot_block(SnapshotId=copy["SnapshotId"], BlockIndex=entry["BlockIndex"],
+                                         BlockToken=entry["BlockToken"])
+            assert got["BlockData"].read() == block("a")
 
             # The timekeeper, with one Timeout minute a millisecond long.
             as_role("timekeeper", minute_seconds=0.001)
