@@ -14,7 +14,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from .adapters.file_blocks import FileBlockStore
 from .adapters.sqlite_events import SQLiteEventStore
@@ -28,6 +28,9 @@ from .projections.sealing import ManifestProjection, Sealer
 from .projections.snapshot_records import SnapshotRecordsProjection
 from .projections.timekeeper import Timekeeper
 from .service import Settings, SnapshotService
+
+if TYPE_CHECKING:
+    from .adapters.aws_setup import AwsNames
 
 ENV_BACKEND = "BLOCKSNAP_BACKEND"
 ENV_DATA_DIR = "BLOCKSNAP_DATA_DIR"
@@ -122,7 +125,7 @@ def embedded(
     )
 
 
-def aws_names() -> "AwsNames":
+def aws_names() -> AwsNames:
     from .adapters.aws_setup import AwsNames
 
     defaults = AwsNames()

@@ -34,7 +34,6 @@ import os
 import json
 import threading
 import urllib.request
-from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
 from wsgiref.simple_server import WSGIRequestHandler, make_server

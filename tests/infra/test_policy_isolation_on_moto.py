@@ -21,7 +21,6 @@ because moto's enforcement switch is global to the process that serves.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
