@@ -52,6 +52,7 @@ from pynamodb.transactions import TransactWrite
 from ..domain.errors import DuplicateEvent
 from ..domain.events import Event, EventRecord
 from ..ports import EventStore
+from .aws_errors import translates_throttling
 
 MAX_TRANSACTION_ITEMS = 100  # TransactWriteItems limit
 
@@ -86,6 +87,7 @@ def event_model(table_name: str, *, host: str | None = None, region: str | None 
     return EventItem
 
 
+@translates_throttling
 class DynamoDBEventStore(EventStore):
     def __init__(self, table_name: str, *, host: str | None = None, region: str | None = None):
         self._model = event_model(table_name, host=host, region=region)

@@ -37,6 +37,7 @@ from pynamodb.models import Model
 
 from ..domain.snapshot import PENDING, SnapshotRecord
 from ..ports import ReadModelStore
+from .aws_errors import translates_throttling
 
 STATUS_INDEX = "status-index"
 CHECKPOINT_PREFIX = "checkpoint/"
@@ -73,6 +74,7 @@ def read_model_models(
     return SnapshotItem, CheckpointItem
 
 
+@translates_throttling
 class DynamoDBReadModelStore(ReadModelStore):
     def __init__(self, table_name: str, *, host: str | None = None, region: str | None = None):
         self._snapshots, self._checkpoints = read_model_models(table_name, host=host, region=region)

@@ -31,10 +31,12 @@ from botocore.exceptions import ClientError, FlexibleChecksumError
 from ..domain.errors import CorruptData, ObjectNotFound
 from ..ports import BlockStore
 from ..domain.keys import check_key
+from .aws_errors import translates_throttling
 
 _NOT_FOUND = {"NoSuchKey", "404"}
 
 
+@translates_throttling
 class S3BlockStore(BlockStore):
     def __init__(self, s3_client, bucket: str):
         self._s3 = s3_client

@@ -140,6 +140,12 @@ class DependencyAccessDenied(AccessDenied):
     reason = "DEPENDENCY_ACCESS_DENIED"
 
 
+class DependencyThrottled(BlocksnapError):
+    """A dependency (DynamoDB, S3, KMS) kept throttling after retries; the client should back off."""
+
+    reason = "DEPENDENCY_REQUEST_THROTTLED"
+
+
 class CorruptData(BlocksnapError):
     """Stored bytes failed verification (checksum or authenticated decryption).
 

@@ -31,6 +31,7 @@ _TABLE: list[tuple[type[Exception], int, str, str, bool]] = [
     (e.ChecksumMismatch, 403, "InvalidSignatureException", _CORAL_SERVICE_NS, True),
     (e.IdempotencyConflict, 409, "ConflictException", _SERVICE_NS, False),
     (e.AccessDenied, 403, "AccessDeniedException", _SERVICE_NS, False),
+    (e.DependencyThrottled, 400, "RequestThrottledException", _SERVICE_NS, False),
     (e.CorruptData, 500, "InternalServerException", _SERVICE_NS, False),
 ]
 

@@ -71,3 +71,34 @@ def test_the_request_asks_for_aes_256_under_the_context(stubbed):
         {"KeyId": ARN, "KeySpec": "AES_256", "EncryptionContext": CONTEXT},
     )
     assert service.generate_data_key(ARN, CONTEXT) == (b"k" * 32, b"wrapped")
+
+
+def test_storage_throttling_becomes_request_throttled():
+    """Throttling left after botocore's retries reaches clients as EBS's retryable error."""
+    from botocore.exceptions import ClientError
+
+    from chalicelib.adapters.aws_errors import translates_throttling
+    from chalicelib.domain.errors import DependencyThrottled
+    from chalicelib.http.errors import error_response
+
+    @translates_throttling
+    class Flaky:
+        def put(self):
+            raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "PutItem")
+
+        def keys(self):
+            yield "a"
+            raise ClientError({"Error": {"Code": "SlowDown"}}, "ListObjectsV2")
+
+        def other(self):
+            raise ClientError({"Error": {"Code": "ValidationException"}}, "Query")
+
+    with pytest.raises(DependencyThrottled) as e:
+        Flaky().put()
+    status, headers, body = error_response(e.value)
+    assert status == 400 and headers["x-amzn-ErrorType"].startswith("RequestThrottledException")
+    assert b"DEPENDENCY_REQUEST_THROTTLED" in body
+    with pytest.raises(DependencyThrottled):
+        list(Flaky().keys())
+    with pytest.raises(ClientError):
+        Flaky().other()

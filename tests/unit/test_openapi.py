@@ -313,6 +313,7 @@ _SAMPLE_ERRORS = [
     e.ChecksumMismatch("AAAA", "BBBB"),
     e.IdempotencyConflict(),
     e.DependencyAccessDenied("The key is not accessible"),
+    e.DependencyThrottled("The storage service is throttling requests: SlowDown"),
     e.CorruptData("block 1 failed its checksum on read"),
     RuntimeError("unexpected"),
 ]

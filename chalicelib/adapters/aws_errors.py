@@ -1,0 +1,70 @@
+"""AWS throttling, translated once for every cloud adapter.
+
+Throttling that outlives botocore's own retries must reach the client as
+EBS's retryable ``RequestThrottledException`` (Reason
+``DEPENDENCY_REQUEST_THROTTLED``), not as a 500, so that SDKs back off and
+retry instead of giving up. :func:`translates_throttling` wraps every public
+method of an adapter class, so no method can forget it.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+
+from botocore.exceptions import ClientError
+from pynamodb.exceptions import PynamoDBException
+
+from ..domain.errors import DependencyThrottled
+
+THROTTLING_CODES = frozenset({
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "Throttling",
+    "SlowDown",
+    "RequestThrottled",
+})
+
+
+def _code(exc: BaseException) -> str | None:
+    if isinstance(exc, PynamoDBException):
+        return exc.cause_response_code
+    if isinstance(exc, ClientError):
+        return exc.response.get("Error", {}).get("Code")
+    return None
+
+
+def _translated(exc: Exception) -> Exception:
+    if isinstance(exc, (PynamoDBException, ClientError)) and _code(exc) in THROTTLING_CODES:
+        return DependencyThrottled(f"The storage service is throttling requests: {_code(exc)}")
+    return exc
+
+
+def _wrap(method):
+    if inspect.isgeneratorfunction(method):
+
+        @functools.wraps(method)
+        def generator(*args, **kwargs):
+            try:
+                yield from method(*args, **kwargs)
+            except (PynamoDBException, ClientError) as exc:
+                raise _translated(exc) from exc
+
+        return generator
+
+    @functools.wraps(method)
+    def call(*args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except (PynamoDBException, ClientError) as exc:
+            raise _translated(exc) from exc
+
+    return call
+
+
+def translates_throttling(cls):
+    for name, method in list(vars(cls).items()):
+        if not name.startswith("_") and inspect.isfunction(method):
+            setattr(cls, name, _wrap(method))
+    return cls
