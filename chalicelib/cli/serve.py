@@ -16,6 +16,7 @@ import logging
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import waitress
@@ -43,7 +44,8 @@ def serve(host: str, port: int, data_dir: Path, threads: int, minute_seconds: fl
     wiring.install(runtime)
     from app import app  # the Chalice app reads the installed runtime
 
-    runtime.projector.start()
+    # A DynamoDB stream is polled by GetRecords calls that cost money when idle.
+    runtime.projector.start(poll_seconds=0.25 if backend == "aws" else 0.05)
     server = waitress.create_server(
         ChaliceWSGI(app),
         host=host,
@@ -88,7 +90,14 @@ def start_worker(data_dir: Path, backend: str, timeout: float = 60.0) -> subproc
             break
     else:
         raise SystemExit(f"blocksnap: the encryption worker exited with {worker.wait(timeout)}")
+    threading.Thread(target=_relay, args=(worker.stdout,), name="blocksnap-worker-output", daemon=True).start()
     return worker
+
+
+def _relay(stream) -> None:
+    """Keep passing the worker's output on, so that it never blocks on a full pipe."""
+    for line in stream:
+        print(line, end="", flush=True)
 
 
 def stop_worker(worker: subprocess.Popen) -> None:
