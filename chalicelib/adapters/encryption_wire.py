@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import json
 import socket
+from abc import abstractmethod
 import struct
 from typing import NoReturn
 
 from ..domain.errors import BlocksnapError, CorruptData, DependencyAccessDenied, ValidationError
+from ..ports import EncryptionFunction
 
 CREATE_LINEAGE_KEY = "create_lineage_key"
 ENCRYPT = "encrypt"
@@ -107,3 +109,20 @@ def _recv_exact(sock: socket.socket, n: int, eof_ok: bool = False) -> bytes | No
             raise ProtocolError(f"connection closed after {got} of {n} bytes")
         got += count
     return bytes(buffer)
+
+
+class RemoteEncryptionFunction(EncryptionFunction):
+    """The three operations as requests; a transport supplies :meth:`_send`."""
+
+    def create_lineage_key(self, lineage_id: str, kms_key_arn: str) -> None:
+        self._send({"op": CREATE_LINEAGE_KEY, "lineage_id": lineage_id, "kms_key_arn": kms_key_arn}, b"")
+
+    def encrypt(self, lineage_id: str, object_key: str, plaintext: bytes) -> bytes:
+        return self._send({"op": ENCRYPT, "lineage_id": lineage_id, "object_key": object_key}, plaintext)
+
+    def decrypt(self, lineage_id: str, object_key: str, ciphertext: bytes) -> bytes:
+        return self._send({"op": DECRYPT, "lineage_id": lineage_id, "object_key": object_key}, ciphertext)
+
+    @abstractmethod
+    def _send(self, request: dict, data: bytes) -> bytes:
+        """Deliver one request with its bytes; return the answer's bytes or raise its error."""

@@ -19,25 +19,15 @@ from __future__ import annotations
 import base64
 import json
 
-from ..ports import EncryptionFunction
-from .encryption_wire import CREATE_LINEAGE_KEY, DECRYPT, ENCRYPT, raise_error
+from .encryption_wire import RemoteEncryptionFunction, raise_error
 
 
-class LambdaEncryptionFunction(EncryptionFunction):
+class LambdaEncryptionFunction(RemoteEncryptionFunction):
     def __init__(self, lambda_client, function_name: str):
         self._lambda = lambda_client
         self.function_name = function_name
 
-    def create_lineage_key(self, lineage_id: str, kms_key_arn: str) -> None:
-        self._invoke({"op": CREATE_LINEAGE_KEY, "lineage_id": lineage_id, "kms_key_arn": kms_key_arn})
-
-    def encrypt(self, lineage_id: str, object_key: str, plaintext: bytes) -> bytes:
-        return self._invoke({"op": ENCRYPT, "lineage_id": lineage_id, "object_key": object_key}, plaintext)
-
-    def decrypt(self, lineage_id: str, object_key: str, ciphertext: bytes) -> bytes:
-        return self._invoke({"op": DECRYPT, "lineage_id": lineage_id, "object_key": object_key}, ciphertext)
-
-    def _invoke(self, request: dict, data: bytes = b"") -> bytes:
+    def _send(self, request: dict, data: bytes = b"") -> bytes:
         request["data"] = base64.b64encode(data).decode("ascii")
         response = self._lambda.invoke(
             FunctionName=self.function_name,

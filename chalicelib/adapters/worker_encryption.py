@@ -24,12 +24,9 @@ import socket
 import threading
 from pathlib import Path
 
-from ..ports import EncryptionFunction
 from .encryption_wire import (
-    CREATE_LINEAGE_KEY,
-    DECRYPT,
-    ENCRYPT,
     ProtocolError,
+    RemoteEncryptionFunction,
     raise_error,
     recv_frame,
     send_frame,
@@ -40,22 +37,13 @@ from .encryption_wire import (
 DEFAULT_TIMEOUT = 30.0
 
 
-class WorkerEncryptionFunction(EncryptionFunction):
+class WorkerEncryptionFunction(RemoteEncryptionFunction):
     def __init__(self, socket_path: Path, timeout: float = DEFAULT_TIMEOUT):
         self.socket_path = str(socket_path)
         self.timeout = timeout
         self._local = threading.local()
 
-    def create_lineage_key(self, lineage_id: str, kms_key_arn: str) -> None:
-        self._call({"op": CREATE_LINEAGE_KEY, "lineage_id": lineage_id, "kms_key_arn": kms_key_arn})
-
-    def encrypt(self, lineage_id: str, object_key: str, plaintext: bytes) -> bytes:
-        return self._call({"op": ENCRYPT, "lineage_id": lineage_id, "object_key": object_key}, plaintext)
-
-    def decrypt(self, lineage_id: str, object_key: str, ciphertext: bytes) -> bytes:
-        return self._call({"op": DECRYPT, "lineage_id": lineage_id, "object_key": object_key}, ciphertext)
-
-    def _call(self, header: dict, data: bytes = b"") -> bytes:
+    def _send(self, header: dict, data: bytes = b"") -> bytes:
         for attempt in range(2):
             try:
                 sock = self._connection()
