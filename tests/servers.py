@@ -12,69 +12,55 @@ from pathlib import Path
 import boto3
 from botocore.config import Config
 
-_READY = re.compile(r"(http://[0-9.]+:[0-9]+)")
+ROOT = Path(__file__).resolve().parent.parent
 
 
-class BlocksnapServer:
-    """``blocksnap serve --port 0`` in a subprocess; ``url`` is known once it is ready.
+class ServiceProcess:
+    """A server program run as a subprocess; ``start`` returns once it prints its ready line.
 
-    With ``moto`` (a running moto server) and ``names`` it serves the AWS
-    backend on that server's DynamoDB, DynamoDB Streams and S3.
+    ``ready`` is a regular expression whose first group (the URL or socket
+    path the program serves on) becomes :attr:`address`.
     """
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, moto=None, names=None):
-        self.data_dir = Path(data_dir)
-        self.env = dict(env or {})
-        self.moto = moto
-        self.names = names
-        self.backend = "embedded"
-        if moto is not None:
-            self.backend = "aws"
-            self.env.update(
-                BLOCKSNAP_BACKEND="aws",
-                AWS_ENDPOINT_URL=moto.endpoint_url,
-                AWS_ACCESS_KEY_ID="testing",
-                AWS_SECRET_ACCESS_KEY="testing",
-                AWS_DEFAULT_REGION=moto.region,
-                BLOCKSNAP_EVENTS_TABLE=names.events_table,
-                BLOCKSNAP_SNAPSHOTS_TABLE=names.snapshots_table,
-                BLOCKSNAP_BUCKET=names.bucket,
-            )
+    def __init__(self, command: list[str], ready: str, env: dict[str, str] | None = None):
+        self.command = command
+        self.ready = re.compile(ready)
+        self.env = env or {}
         self.proc: subprocess.Popen | None = None
-        self.url: str | None = None
+        self.address: str | None = None
         self.output: list[str] = []
 
-    def start(self, timeout: float = 30.0) -> BlocksnapServer:
-        env = dict(os.environ, PYTHONUNBUFFERED="1", **self.env)
+    def start(self, timeout: float = 30.0) -> str:
+        self.address = None
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "chalicelib.cli.main", "serve", "--host", "127.0.0.1",
-             "--port", "0", "--data-dir", str(self.data_dir)],
+            self.command,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            env=env,
-            cwd=Path(__file__).resolve().parent.parent,
+            env=dict(os.environ, PYTHONUNBUFFERED="1", **self.env),
+            cwd=ROOT,
         )
-        ready = threading.Event()
+        started = threading.Event()
 
         def pump() -> None:
             assert self.proc is not None and self.proc.stdout is not None
             for line in self.proc.stdout:
                 self.output.append(line)
-                match = _READY.search(line)
-                if match and self.url is None:
-                    self.url = match.group(1)
-                    ready.set()
-            ready.set()
+                match = self.ready.search(line)
+                if match and self.address is None:
+                    self.address = match.group(1)
+                    started.set()
+            started.set()
 
         self._pump = threading.Thread(target=pump, daemon=True)
         self._pump.start()
-        if not ready.wait(timeout) or self.url is None:
+        if not started.wait(timeout) or self.address is None:
             self.stop()
-            raise RuntimeError("blocksnap serve did not start:\n" + "".join(self.output))
-        return self
+            raise RuntimeError(f"{self.command[2]} did not start:\n" + "".join(self.output))
+        return self.address
 
     def stop(self, timeout: float = 30.0) -> int | None:
+        """SIGTERM, then SIGKILL after ``timeout``; returns the exit code."""
         if self.proc is None:
             return None
         if self.proc.poll() is None:
@@ -87,7 +73,6 @@ class BlocksnapServer:
         code = self.proc.returncode
         self._pump.join(timeout)
         self.proc = None
-        self.url = None
         return code
 
     def kill(self) -> None:
@@ -97,7 +82,60 @@ class BlocksnapServer:
         self.proc.wait()
         self._pump.join()
         self.proc = None
+
+
+class BlocksnapServer:
+    """``blocksnap serve --port 0`` in a subprocess; ``url`` is known once it is ready.
+
+    With ``moto`` (a running moto server) and ``names`` it serves the AWS
+    backend on that server's DynamoDB, DynamoDB Streams and S3.
+    """
+
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, moto=None, names=None):
+        self.data_dir = Path(data_dir)
+        env = dict(env or {})
+        self.moto = moto
+        self.names = names
+        self.backend = "embedded"
+        if moto is not None:
+            self.backend = "aws"
+            env.update(
+                BLOCKSNAP_BACKEND="aws",
+                AWS_ENDPOINT_URL=moto.endpoint_url,
+                AWS_ACCESS_KEY_ID="testing",
+                AWS_SECRET_ACCESS_KEY="testing",
+                AWS_DEFAULT_REGION=moto.region,
+                BLOCKSNAP_EVENTS_TABLE=names.events_table,
+                BLOCKSNAP_SNAPSHOTS_TABLE=names.snapshots_table,
+                BLOCKSNAP_BUCKET=names.bucket,
+            )
+        self.process = ServiceProcess(
+            [sys.executable, "-m", "chalicelib.cli.main", "serve", "--host", "127.0.0.1",
+             "--port", "0", "--data-dir", str(self.data_dir)],
+            r"blocksnap serving on (http://[0-9.]+:[0-9]+)",
+            env,
+        )
+        self.url: str | None = None
+
+    @property
+    def output(self) -> list[str]:
+        return self.process.output
+
+    @property
+    def proc(self) -> subprocess.Popen | None:
+        return self.process.proc
+
+    def start(self, timeout: float = 30.0) -> BlocksnapServer:
+        self.url = self.process.start(timeout)
+        return self
+
+    def stop(self, timeout: float = 30.0) -> int | None:
         self.url = None
+        return self.process.stop(timeout)
+
+    def kill(self) -> None:
+        self.url = None
+        self.process.kill()
 
     def client(self, **config):
         return ebs_client(self.url, **config)

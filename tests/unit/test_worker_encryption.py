@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import stat
 import subprocess
 import sys
@@ -21,6 +19,8 @@ from chalicelib.domain.checksums import sha256_b64
 from chalicelib.domain.errors import CorruptData, DependencyAccessDenied, ValidationError
 from chalicelib.domain.events import COMPLETION_KEY
 
+from tests.servers import ServiceProcess
+
 from .test_copier import build_chain, request_copy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,55 +29,23 @@ ARN = "arn:aws:kms:us-east-1:000000000000:key/11111111-2222-3333-4444-5555555555
 READY = "blocksnap encryption worker ready on "
 
 
-class Worker:
+class Worker(ServiceProcess):
     """``python -m chalicelib.encryption.worker`` on a data dir; stopped with SIGTERM."""
 
     def __init__(self, data_dir: Path):
+        super().__init__(
+            [sys.executable, "-m", "chalicelib.encryption.worker", "--data-dir", str(data_dir)],
+            READY + "(.+)$",
+        )
         self.data_dir = data_dir
-        self.proc: subprocess.Popen | None = None
-        self.output: list[str] = []
-        self.socket: Path | None = None
+
+    @property
+    def socket(self) -> Path | None:
+        return None if self.address is None else Path(self.address.strip())
 
     def start(self, timeout: float = 30.0) -> Worker:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "chalicelib.encryption.worker", "--data-dir", str(self.data_dir)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            cwd=ROOT,
-            env=dict(os.environ, PYTHONUNBUFFERED="1"),
-        )
-        ready = threading.Event()
-
-        def pump() -> None:
-            assert self.proc is not None and self.proc.stdout is not None
-            for line in self.proc.stdout:
-                self.output.append(line)
-                if line.startswith(READY):
-                    self.socket = Path(line[len(READY):].strip())
-                    ready.set()
-            ready.set()
-
-        self._pump = threading.Thread(target=pump, daemon=True)
-        self._pump.start()
-        if not ready.wait(timeout) or self.socket is None:
-            self.stop()
-            raise RuntimeError("the worker did not start:\n" + "".join(self.output))
+        super().start(timeout)
         return self
-
-    def stop(self, timeout: float = 30.0) -> int | None:
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._pump.join(timeout)
-        code, self.proc = self.proc.returncode, None
-        return code
 
 
 @pytest.fixture
