@@ -32,7 +32,8 @@ class FileBlockStore(BlockStore):
     def put(self, key: str, data: bytes) -> None:
         path = self._path(key)
         directory = path.parent
-        directory.mkdir(parents=True, exist_ok=True)
+        if not directory.is_dir():
+            self._make_dirs(directory)
         tmp = directory / f".tmp-{uuid.uuid4().hex}"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
@@ -46,11 +47,21 @@ class FileBlockStore(BlockStore):
             os.close(fd)
         os.replace(tmp, path)
         if self._durable:
-            dir_fd = os.open(directory, os.O_RDONLY)
+            _fsync_dir(directory)
+
+    def _make_dirs(self, directory: Path) -> None:
+        """Create missing directories, each made durable in its parent before it is used."""
+        missing = []
+        while not directory.is_dir():
+            missing.append(directory)
+            directory = directory.parent
+        for created in reversed(missing):
             try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+                created.mkdir()
+            except FileExistsError:
+                continue
+            if self._durable:
+                _fsync_dir(created.parent)
 
     def get(self, key: str) -> bytes:
         try:
@@ -81,3 +92,11 @@ class FileBlockStore(BlockStore):
             target = self.root / prefix.rstrip("/")
             if target.is_dir() and target.resolve().is_relative_to(self.root.resolve()):
                 shutil.rmtree(target, ignore_errors=True)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

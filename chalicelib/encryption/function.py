@@ -34,7 +34,6 @@ import binascii
 import functools
 import json
 import logging
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -44,6 +43,7 @@ from .. import wiring
 from ..adapters.dynamodb_stream import record_from_image
 from ..adapters.encryption_wire import CREATE_LINEAGE_KEY, DECRYPT, ENCRYPT, INTERNAL_ERROR, error_body
 from ..adapters.s3_blocks import S3BlockStore
+from ..domain import keys
 from ..domain.errors import CorruptData, DependencyAccessDenied, ObjectNotFound, ValidationError
 from ..ports import BlockStore, EncryptionFunction, KeyService
 from .cipher import AeadCipher
@@ -56,17 +56,10 @@ KEY_CACHE_LINEAGES = 256
 KEY_CACHE_SECONDS = 300.0
 CONTEXT_KEY = "aws:ebs:id"
 
-# Matched whole (fullmatch): a "$" would also let a trailing newline through.
-LINEAGE_ID = re.compile(r"snap-[0-9a-f]{17}")
-# The block keys of chalicelib.domain.keys: full blocks and sub-block ranges.
-BLOCK_OBJECT_KEY = re.compile(
-    r"blocks/snap-[0-9a-f]{17}/[0-9]{9}/(?:[0-9a-f]{64}|sub-[0-9]{6}-[0-9]+-[0-9a-f]{64})"
-)
+LINEAGE_ID = keys.SNAPSHOT_ID
+BLOCK_OBJECT_KEY = keys.BLOCK_OBJECT_KEY
 MAX_KMS_KEY_ID = 2048  # the KmsKeyArn length limit of the EBS model
-
-
-def lineage_key_object(lineage_id: str) -> str:
-    return f"keys/{lineage_id}"
+lineage_key_object = keys.lineage_key
 
 
 class _KeyCache:

@@ -75,7 +75,7 @@ def test_only_the_written_sub_blocks_are_stored(client, server):
     client.put_sub_block(sid, 3, 0, b"x" * UNIT)
     store = server.store()
     keys = list(store.list(f"blocks/{sid}/"))
-    assert len(keys) == 1 and keys[0].startswith(f"blocks/{sid}/{3:09d}/sub-")
+    assert len(keys) == 1 and keys[0].startswith(f"blocks/{sid}/{3:09d}-sub-")
     assert len(store.get(keys[0])) == UNIT
 
 
