@@ -72,6 +72,7 @@ if str(ROOT) not in sys.path:
 
 from chalicelib.domain.checksums import sha256_b64  # noqa: E402
 from chalicelib.domain.snapshot import BLOCK_SIZE  # noqa: E402
+from tests.moto_fixtures import FAKE_ENV, REGION, MotoServer  # noqa: E402
 from tests.servers import BlocksnapServer, ebs_client  # noqa: E402
 
 MiB = 1024 * 1024
@@ -154,36 +155,14 @@ def embedded_blocksnap(workdir: Path) -> Iterator[Endpoint]:
 # What the ``aws`` backend's tables and bucket are called on its private moto
 # server: short names, so that the request counters read "events" and "snapshots".
 AWS_NAMES = ("events", "snapshots", "blocksnap-bench")
-AWS_REGION = "us-east-1"
-_FAKE_AWS_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": AWS_REGION,
-}
-
-
-@dataclass(frozen=True)
-class MotoTarget:
-    """A running moto server as ``BlocksnapServer(moto=...)`` expects it."""
-
-    endpoint_url: str
-    region: str = AWS_REGION
-
-    def client(self, service: str) -> Any:
-        import boto3
-
-        return boto3.client(
-            service, region_name=self.region, endpoint_url=self.endpoint_url,
-            aws_access_key_id="testing", aws_secret_access_key="testing",
-        )
+AWS_REGION = REGION
 
 
 @contextmanager
 def _fake_aws_credentials() -> Iterator[None]:
     """Moto's fake credentials in ``os.environ`` for the block, so that no real ones are ever sent."""
-    saved = {name: os.environ.get(name) for name in _FAKE_AWS_ENV}
-    os.environ.update(_FAKE_AWS_ENV)
+    saved = {name: os.environ.get(name) for name in FAKE_ENV}
+    os.environ.update(FAKE_ENV)
     try:
         yield
     finally:
@@ -210,7 +189,7 @@ def aws_blocksnap(workdir: Path) -> Iterator[Endpoint]:
 
     names = AwsNames(*AWS_NAMES)
     with moto_server() as moto, _fake_aws_credentials():
-        target = MotoTarget(moto.url)
+        target = MotoServer(moto.url)
         ensure_tables_and_bucket(names, region=target.region, endpoint_url=target.endpoint_url)
         key_arn = target.client("kms").create_key(Description="blocksnap default")["KeyMetadata"]["Arn"]
         server = BlocksnapServer(

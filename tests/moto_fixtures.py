@@ -28,7 +28,7 @@ from chalicelib.adapters.aws_setup import AwsNames, ensure_tables_and_bucket
 
 REGION = "us-east-1"
 
-_FAKE_ENV = {
+FAKE_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
@@ -42,16 +42,19 @@ class MotoServer:
     region: str = REGION
 
     def client(self, service: str):
-        return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint_url)
+        return boto3.client(
+            service, region_name=self.region, endpoint_url=self.endpoint_url,
+            aws_access_key_id="testing", aws_secret_access_key="testing",
+        )
 
 
 @pytest.fixture(scope="session")
 def moto_server():
-    saved_env = {name: os.environ.get(name) for name in _FAKE_ENV}
+    saved_env = {name: os.environ.get(name) for name in FAKE_ENV}
     # werkzeug logs every request at INFO unless its logger already has a level.
     werkzeug_log = logging.getLogger("werkzeug")
     saved_level = werkzeug_log.level
-    os.environ.update(_FAKE_ENV)
+    os.environ.update(FAKE_ENV)
     werkzeug_log.setLevel(logging.WARNING)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
