@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "blocksnap-blocks"  # the name the policies grant
 LINEAGE = "snap-0123456789abcdef0"
 CONTEXT = {"aws:ebs:id": LINEAGE}
-BLOCK_KEY = f"blocks/{LINEAGE}/000000000/" + "ab" * 32
+BLOCK_KEY = f"blocks/{LINEAGE}/000000000-" + "ab" * 32
 WRAPPED_KEY = f"keys/{LINEAGE}"
 
 
@@ -157,7 +157,7 @@ def test_encryption_role_reads_and_writes_wrapped_keys(enforced):
 def test_encryption_service_runs_under_the_encryption_role_only(enforced):
     """The encryption function's own code path: a lineage key, then a block sealed and opened."""
     lineage = "snap-00000000000000001"
-    block_key = f"blocks/{lineage}/000000007/" + "cd" * 32
+    block_key = f"blocks/{lineage}/000000007-" + "cd" * 32
 
     def service(role: str) -> EncryptionService:
         clients = enforced["clients"][role]

@@ -12,8 +12,8 @@ from chalicelib.encryption.cipher import OVERHEAD, AeadCipher
 from chalicelib.encryption.local_kms import MASTER_KEY_FILE, LocalKeyService
 
 BLOCK = os.urandom(512 * 1024)
-KEY_A = b"blocks/snap-0123456789abcdef0/000000007/" + b"ab" * 32
-KEY_B = b"blocks/snap-0123456789abcdef0/000000008/" + b"ab" * 32
+KEY_A = b"blocks/snap-0123456789abcdef0/000000007-" + b"ab" * 32
+KEY_B = b"blocks/snap-0123456789abcdef0/000000008-" + b"ab" * 32
 CONTEXT = {"aws:ebs:id": "snap-0123456789abcdef0"}
 ARN = "arn:aws:kms:us-east-1:000000000000:key/11111111-2222-3333-4444-555555555555"
 
