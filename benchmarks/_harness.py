@@ -134,17 +134,30 @@ class Endpoint:
 
 
 def process_cpu_seconds(pid: int | None) -> float | None:
-    """User plus system CPU time of a process on this machine so far (from /proc); None without a pid."""
+    """User plus system CPU time so far of a process and its live descendants (from /proc).
+
+    Descendants count because ``blocksnap serve --processes N`` answers
+    requests in child processes too. None without a pid.
+    """
     if pid is None:
         return None
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total, pending = 0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending.extend(int(c) for c in (task / "children").read_text().split())
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager
 def embedded_blocksnap(workdir: Path) -> Iterator[Endpoint]:
-    """``blocksnap serve`` on a free port with its data dir under ``workdir``."""
-    server = BlocksnapServer(workdir / "blocksnap-data").start()
+    """``blocksnap serve`` on a free port with its data dir under ``workdir``, one process per core."""
+    server = BlocksnapServer(workdir / "blocksnap-data", env={"BLOCKSNAP_PROCESSES": str(os.cpu_count() or 1)}).start()
     try:
         assert server.url is not None and server.proc is not None
         yield Endpoint(server.url, server.proc.pid)

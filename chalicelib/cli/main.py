@@ -18,7 +18,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8642, help="0 picks a free port")
     serve.add_argument("--data-dir", type=Path, default=None, help=f"default {wiring.default_data_dir()}")
-    serve.add_argument("--threads", type=int, default=8, help="request worker threads")
+    serve.add_argument("--threads", type=int, default=8, help="request worker threads per process")
+    serve.add_argument(
+        "--processes", type=int, default=int(os.environ.get("BLOCKSNAP_PROCESSES", "1")),
+        help="server processes on the one listening socket (use the number of cores for throughput)",
+    )
     serve.add_argument(
         "--backend", choices=["embedded", "aws"], default=os.environ.get(wiring.ENV_BACKEND, "embedded"),
         help="embedded: SQLite + files in the data dir; aws: DynamoDB + S3 (endpoints from the "
@@ -44,7 +48,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         from .serve import serve
 
-        return serve(args.host, args.port, _data_dir(args.data_dir), args.threads, minute_seconds, args.backend)
+        return serve(
+            args.host, args.port, _data_dir(args.data_dir), args.threads, minute_seconds,
+            args.backend, max(1, args.processes),
+        )
     if args.command == "init":
         from ..adapters.aws_setup import ensure_tables_and_bucket
 

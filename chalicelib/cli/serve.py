@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -31,25 +32,71 @@ _INBUF_OVERFLOW = 4 * 1024 * 1024
 _RECV_BYTES = 1024 * 1024
 
 
-def serve(host: str, port: int, data_dir: Path, threads: int, minute_seconds: float, backend: str = "embedded") -> int:
+def serve(
+    host: str,
+    port: int,
+    data_dir: Path,
+    threads: int,
+    minute_seconds: float,
+    backend: str = "embedded",
+    processes: int = 1,
+) -> int:
+    """Serve until SIGINT/SIGTERM.
+
+    With ``processes`` > 1, that many more server processes accept on the same
+    listening socket: one Python process holds the GIL for several
+    milliseconds per 512 KiB request (HTTP parsing, checksums, SQLite), so a
+    second process lets a second core serve. Only this process runs the
+    projector and starts the encryption worker; the others only answer
+    requests, sharing the data dir (SQLite serialises their commits).
+    """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     data_dir.mkdir(parents=True, exist_ok=True)
     worker = start_worker(data_dir, backend)
-    if backend == "aws":
-        runtime = wiring.aws(minute_seconds=minute_seconds, worker_dir=data_dir)
-        where = "AWS backend"
-    else:
-        runtime = wiring.embedded(data_dir, minute_seconds=minute_seconds)
-        where = f"data dir {data_dir}"
-    wiring.install(runtime)
-    from app import app  # the Chalice app reads the installed runtime
-
+    runtime, where = _runtime(backend, data_dir, minute_seconds)
     # A DynamoDB stream is polled by GetRecords calls that cost money when idle.
     runtime.projector.start(poll_seconds=0.25 if backend == "aws" else 0.05)
-    server = waitress.create_server(
+    listener = socket.create_server((host, port))
+    helpers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "chalicelib.cli.serve", str(listener.fileno()), str(data_dir),
+             str(threads), str(minute_seconds), backend],
+            pass_fds=[listener.fileno()],
+        )
+        for _ in range(processes - 1)
+    ]
+    server = _server(listener, threads)
+    _exit_on_signals()
+    print(f"blocksnap serving on http://{host}:{server.effective_port} ({where})", flush=True)
+    try:
+        server.run()
+    finally:
+        server.close()
+        for helper in helpers:
+            helper.terminate()
+        for helper in helpers:
+            helper.wait(timeout=30)
+        runtime.projector.stop()
+        stop_worker(worker)
+        print("blocksnap stopped", flush=True)
+    return 0
+
+
+def _runtime(backend: str, data_dir: Path, minute_seconds: float):
+    if backend == "aws":
+        runtime, where = wiring.aws(minute_seconds=minute_seconds, worker_dir=data_dir), "AWS backend"
+    else:
+        runtime, where = wiring.embedded(data_dir, minute_seconds=minute_seconds), f"data dir {data_dir}"
+    wiring.install(runtime)
+    return runtime, where
+
+
+def _server(listener: socket.socket, threads: int):
+    from app import app  # the Chalice app reads the installed runtime
+
+    return waitress.create_server(
         ChaliceWSGI(app),
-        host=host,
-        port=port,
+        sockets=[listener],
         threads=threads,
         inbuf_overflow=_INBUF_OVERFLOW,
         recv_bytes=_RECV_BYTES,
@@ -58,21 +105,26 @@ def serve(host: str, port: int, data_dir: Path, threads: int, minute_seconds: fl
         ident="blocksnap",
     )
 
+
+def _exit_on_signals() -> None:
+    """Leave waitress's loop the way it expects (SystemExit): in-flight requests finish."""
+
     def stop(signum, frame):
         raise SystemExit(0)
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    bound_port = server.effective_port
-    print(f"blocksnap serving on http://{host}:{bound_port} ({where})", flush=True)
+
+
+def _serve_helper(fd: int, data_dir: Path, threads: int, minute_seconds: float, backend: str) -> None:
+    """A further server process on the parent's listening socket (no projector, no worker)."""
+    _runtime(backend, data_dir, minute_seconds)
+    server = _server(socket.socket(fileno=fd), threads)
+    _exit_on_signals()
     try:
         server.run()
     finally:
         server.close()
-        runtime.projector.stop()
-        stop_worker(worker)
-        print("blocksnap stopped", flush=True)
-    return 0
 
 
 def start_worker(data_dir: Path, backend: str, timeout: float = 60.0) -> subprocess.Popen:
@@ -107,3 +159,7 @@ def stop_worker(worker: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         worker.kill()
 
+
+if __name__ == "__main__":
+    _fd, _dir, _threads, _minute, _backend = sys.argv[1:6]
+    _serve_helper(int(_fd), Path(_dir), int(_threads), float(_minute), _backend)

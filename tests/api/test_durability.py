@@ -109,3 +109,15 @@ def test_rebuild_gives_identical_read_models(tmp_path):
     after = _dump(data)
     assert after[0] == before[0]
     assert after[1] == before[1]
+
+
+def test_several_server_processes_share_one_socket_and_one_data_dir(tmp_path):
+    srv = BlocksnapServer(tmp_path / "data", env={"BLOCKSNAP_PROCESSES": "2"}).start()
+    try:
+        clients = [srv.client() for _ in range(6)]
+        sids = [snapshot(ebs, {i: block(f"p{n}-{i}") for i in range(8)}) for n, ebs in enumerate(clients)]
+        for n, (ebs, sid) in enumerate(zip(clients, sids)):
+            assert read_all(ebs, sid) == {i: block(f"p{n}-{i}") for i in range(8)}
+    finally:
+        assert srv.stop() == 0
+    assert any("stopped" in line for line in srv.output)
