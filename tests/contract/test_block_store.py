@@ -6,6 +6,7 @@ import base64
 import hashlib
 import os
 import random
+from abc import ABC, abstractmethod
 
 import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -29,9 +30,12 @@ def block_key(snapshot_id: str, index: int, data: bytes = b"") -> str:
     return keys.block_key(snapshot_id, index, digest(data or index.to_bytes(4, "big")))
 
 
-class BlockStoreContract:
+class BlockStoreContract(ABC):
+    """The contract; each adapter's test class subclasses it and builds its store."""
+
+    @abstractmethod
     def make_store(self, tmp_path, request):
-        raise NotImplementedError
+        """A fresh, empty store of the adapter under test."""
 
     @pytest.fixture
     def store(self, tmp_path, request):

@@ -7,6 +7,7 @@ subclasses, each of which supplies a store through ``make_store``.
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 
 import botocore.session
 import pynamodb.connection.base
@@ -67,9 +68,12 @@ def lifecycle(key: str, event) -> EventRecord:
     return EventRecord(lifecycle_stream(SNAP), key, event)
 
 
-class EventStoreContract:
+class EventStoreContract(ABC):
+    """The contract; each adapter's test class subclasses it and builds its store."""
+
+    @abstractmethod
     def make_store(self, tmp_path, request):
-        raise NotImplementedError
+        """A fresh, empty store of the adapter under test."""
 
     @pytest.fixture
     def store(self, tmp_path, request):

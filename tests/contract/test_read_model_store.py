@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import replace
 
 import pytest
@@ -27,9 +28,12 @@ def record(n: int, status: str = PENDING, **changes) -> SnapshotRecord:
     return replace(SnapshotRecord.from_started(started), status=status, **changes)
 
 
-class ReadModelStoreContract:
+class ReadModelStoreContract(ABC):
+    """The contract; each adapter's test class subclasses it and builds its store."""
+
+    @abstractmethod
     def make_store(self, tmp_path, request):
-        raise NotImplementedError
+        """A fresh, empty store of the adapter under test."""
 
     @pytest.fixture
     def store(self, tmp_path, request):
