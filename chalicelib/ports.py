@@ -11,8 +11,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Iterator, Sequence
 
-from .domain.events import EventRecord
-from .domain.snapshot import SnapshotRecord
+from .domain.errors import DuplicateEvent
+from .domain.events import EventRecord, lifecycle_stream
+from .domain.snapshot import Snapshot, SnapshotRecord
 
 
 class EventStore(ABC):
@@ -39,6 +40,23 @@ class EventStore(ABC):
 
         Strongly consistent: a record appended before the call is returned.
         """
+
+    def append_once(self, records: Sequence[EventRecord]) -> bool:
+        """Append unless already there: how idempotent handlers record a decision.
+
+        A redelivered event, a replayed batch or a racing handler finds the
+        key taken; that is success, not an error. Returns whether this call
+        appended.
+        """
+        try:
+            self.append(records)
+        except DuplicateEvent:
+            return False
+        return True
+
+    def snapshot(self, snapshot_id: str) -> Snapshot | None:
+        """The snapshot aggregate, folded from its lifecycle stream (None if never started)."""
+        return Snapshot.fold(r.event for r in self.query(lifecycle_stream(snapshot_id)))
 
 
 class EventFeed(ABC):

@@ -115,7 +115,7 @@ class SnapshotService:
     # ---- loading -------------------------------------------------------
 
     def load(self, snapshot_id: str) -> Snapshot | None:
-        return Snapshot.fold(r.event for r in self.events.query(lifecycle_stream(snapshot_id)))
+        return self.events.snapshot(snapshot_id)
 
     def _readable(self, snapshot_id: str) -> SnapshotRecord:
         """A snapshot the read operations may serve: completed and sealed."""

@@ -31,7 +31,7 @@ from typing import Callable, Iterator
 from ..blockio import BlockIO
 from ..domain import keys
 from ..domain.checksums import linear_aggregate
-from ..domain.errors import BlocksnapError, DuplicateEvent, SnapshotNotFound
+from ..domain.errors import BlocksnapError, SnapshotNotFound
 from ..domain.events import (
     COMPLETION_KEY,
     OUTCOME_KEY,
@@ -46,7 +46,6 @@ from ..domain.events import (
     progress_stream,
 )
 from ..domain.manifest import Manifest
-from ..domain.snapshot import Snapshot
 from ..manifest_store import ManifestStore
 from ..ports import BlockStore, EncryptionFunction, EventStore
 
@@ -90,11 +89,11 @@ class Copier:
         except BlocksnapError as exc:
             message = f"Copy of {request.source_snapshot_id} failed: {exc.message}"
             failed = SnapshotFailed(copy_id, message, round(self.clock(), 3))
-            self._append(EventRecord(lifecycle_stream(copy_id), OUTCOME_KEY, failed))
+            self.events.append_once([EventRecord(lifecycle_stream(copy_id), OUTCOME_KEY, failed)])
 
     def _copy(self, request: CopyRequested) -> None:
         copy_id, source_id = request.snapshot_id, request.source_snapshot_id
-        source = Snapshot.fold(r.event for r in self.events.query(lifecycle_stream(source_id)))
+        source = self.events.snapshot(source_id)
         if source is None:
             raise SnapshotNotFound(source_id)
         source_lineage = source.started.lineage_id if source.started.encrypted else None
@@ -133,14 +132,8 @@ class Copier:
 
     def _progress(self, copy_id: str, done: int, total: int) -> None:
         event = CopyProgressed(copy_id, done, total, round(self.clock(), 3))
-        self._append(EventRecord(progress_stream(copy_id), f"{done:09d}", event))
-
-    def _append(self, record: EventRecord) -> None:
-        try:
-            self.events.append([record])
-        except DuplicateEvent:
-            pass  # a resumed or redelivered copy reporting what was already reported
-
+        # A resumed or redelivered copy may report what was already reported.
+        self.events.append_once([EventRecord(progress_stream(copy_id), f"{done:09d}", event)])
 
 def _chunks(items: Iterator, size: int) -> Iterator[list]:
     chunk: list = []

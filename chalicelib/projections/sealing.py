@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Callable
 
 from ..domain.checksums import linear_aggregate
-from ..domain.errors import DuplicateEvent
 from ..domain.events import (
     OUTCOME_KEY,
     BlockWritten,
@@ -62,8 +61,7 @@ class Sealer:
         request = record.event
         if not isinstance(request, CompletionRequested):
             return
-        stream = lifecycle_stream(request.snapshot_id)
-        snapshot = Snapshot.fold(r.event for r in self.events.query(stream))
+        snapshot = self.events.snapshot(request.snapshot_id)
         if snapshot is None or snapshot.sealed is not None or snapshot.failed is not None:
             return
         entries = final_entries(self.events, self.manifests, snapshot)
@@ -78,10 +76,7 @@ class Sealer:
         else:
             self.manifests.seal(request.snapshot_id, snapshot.started.parent_snapshot_id, entries)
             outcome = SnapshotSealed(request.snapshot_id, len(entries), now)
-        try:
-            self.events.append([EventRecord(stream, OUTCOME_KEY, outcome)])
-        except DuplicateEvent:
-            pass
+        self.events.append_once([EventRecord(lifecycle_stream(request.snapshot_id), OUTCOME_KEY, outcome)])
 
 
 class ManifestProjection:
@@ -95,8 +90,7 @@ class ManifestProjection:
         sealed = record.event
         if not isinstance(sealed, SnapshotSealed) or self.manifests.exists(sealed.snapshot_id):
             return
-        stream = lifecycle_stream(sealed.snapshot_id)
-        snapshot = Snapshot.fold(r.event for r in self.events.query(stream))
+        snapshot = self.events.snapshot(sealed.snapshot_id)
         assert snapshot is not None
         entries = final_entries(self.events, self.manifests, snapshot)
         self.manifests.seal(sealed.snapshot_id, snapshot.started.parent_snapshot_id, entries)

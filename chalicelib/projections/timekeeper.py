@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..domain.errors import DuplicateEvent
-from ..domain.events import OUTCOME_KEY, CompletionRequested, EventRecord, SnapshotFailed, lifecycle_stream
+from ..domain.events import OUTCOME_KEY, EventRecord, SnapshotFailed, lifecycle_stream
 from ..domain.snapshot import TIMED_OUT
 from ..ports import EventStore, ReadModelStore
 
@@ -36,13 +35,9 @@ class Timekeeper:
         for record in self.records.pending_snapshots():
             if now < record.last_activity + record.timeout_minutes * self.minute_seconds:
                 continue
-            stream = lifecycle_stream(record.snapshot_id)
-            if any(isinstance(r.event, CompletionRequested) for r in self.events.query(stream)):
+            snapshot = self.events.snapshot(record.snapshot_id)
+            if snapshot is None or snapshot.completion is not None:
                 continue
             event = SnapshotFailed(record.snapshot_id, TIMED_OUT, round(now, 3))
-            try:
-                self.events.append([EventRecord(stream, OUTCOME_KEY, event)])
-                failed += 1
-            except DuplicateEvent:
-                pass
+            failed += self.events.append_once([EventRecord(lifecycle_stream(record.snapshot_id), OUTCOME_KEY, event)])
         return failed
