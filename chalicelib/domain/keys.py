@@ -5,7 +5,7 @@
     blocks/<snapshot-id>/<index:09d>-<sha256-hex>                 full blocks
     blocks/<snapshot-id>/<index:09d>-sub-<offset:06d>-<len>-<hex>  sub-block ranges
     manifests/<snapshot-id>/root                                   manifest root page
-    manifests/<snapshot-id>/L<level>-<prefix:09d>                  manifest pages
+    manifests/<snapshot-id>/L<level>-<first-index:09d>             manifest pages
     keys/<lineage-id>                                               a lineage's wrapped data key
 
 Why this shape:
@@ -81,8 +81,8 @@ def manifest_root_key(snapshot_id: str) -> str:
     return f"manifests/{_check(snapshot_id)}/root"
 
 
-def manifest_page_key(snapshot_id: str, level: int, prefix: int) -> str:
-    return f"manifests/{_check(snapshot_id)}/L{int(level)}-{int(prefix):09d}"
+def manifest_page_key(snapshot_id: str, level: int, first_index: int) -> str:
+    return f"manifests/{_check(snapshot_id)}/L{int(level)}-{int(first_index):09d}"
 
 
 def lineage_key(lineage_id: str) -> str:

@@ -1,47 +1,48 @@
 """The manifest: where every block of a sealed snapshot lives.
 
-Format (documented for users in ``docs/manifest.md``): a fixed-depth radix
-tree over the 27-bit block index space of a 64 TiB volume.
+Format (documented for users in ``docs/manifest.md``): a copy-on-write search
+tree whose page boundaries are chosen by the block indexes themselves, as in a
+Merkle search tree (Auvolat and Taïani, 2019) or the prolly trees of Noms and
+Dolt. Every index has a *rank* drawn from a fixed hash of the index: rank r
+with probability 255/256 · 256^-r, capped at :data:`MAX_RANK`. A page at level
+L ends after an item whose index has rank > L, so pages hold about 256 items
+whatever the volume's size or sparsity, and the tree is at most
+``MAX_RANK + 1`` levels high.
 
-=====  ==================  =================================================
-level  covers              page content
-=====  ==================  =================================================
-2      the whole volume    root: up to 512 children, one per 2^18 indexes
-1      2^18 indexes        up to 1024 children, one per 256 indexes
-0      256 indexes         leaf: the entries, sorted by index
-=====  ==================  =================================================
+A fixed radix tree (a leaf per 256 index slots) would be simpler, but on a
+sparse 64 TiB volume every written block sits alone in its leaf: a snapshot
+of 1,000 scattered changes would write some 1,500 tiny pages where a dense
+1 GiB volume writes ten. Boundaries taken from the indexes keep seal, diff and
+lookup costs the same for both.
 
-Pages are immutable JSON objects in the block store, keyed by the snapshot that
-wrote them (:mod:`.keys`). Sealing a snapshot copies on write: only the leaves
-holding its k changed blocks, their level-1 parents and the root are written;
-every other page is shared with the parent by reference. So, whatever the
-chain depth and the volume size:
+Why this shape:
 
-* sealing costs O(k) pages (at most 3 per changed leaf), never O(N);
-* a lookup reads exactly three pages (root, level 1, leaf), never the parents;
-* a diff walks both trees and skips every subtree whose page key is equal on
-  both sides without reading it, so it costs in proportion to what changed.
-
-Sparse volumes cost nothing for their holes: absent children are simply not
-listed. The depth is fixed rather than a B-tree's so that the same content
-always gives the same structure, which keeps ``blocksnap rebuild`` byte-exact.
+* The structure depends only on the *set* of indexes, not on the order they
+  were written in: the same entries always give the same pages, so
+  ``blocksnap rebuild`` is byte-exact and equal page keys mean equal content.
+* Snapshots only ever add indexes, so every page boundary of the parent stays
+  a boundary of the child. Sealing therefore rewrites exactly the pages whose
+  range holds a change (each split where a new index of higher rank lands),
+  their ancestors and the root; every other page is shared by reference.
+* A lookup reads one page per level, never the parents' manifests.
+* A diff walks both trees in index order and skips every page that the two
+  share without reading it, so it costs in proportion to what changed.
 """
 
 from __future__ import annotations
 
 import bisect
 import json
+from collections import deque
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 from . import keys
 
-LEAF_BITS = 8
-MID_BITS = 10
-ROOT_BITS = 9
-LEAF_SPAN = 1 << LEAF_BITS
-MID_SPAN = 1 << (LEAF_BITS + MID_BITS)
-INDEX_LIMIT = 1 << (LEAF_BITS + MID_BITS + ROOT_BITS)
+INDEX_LIMIT = 1 << 27  # block slots of a 64 TiB volume
+RANK_BITS = 8  # pages hold 2^8 = 256 items on average
+MAX_RANK = 3  # so a tree has at most 4 levels: 256^3 leaves cover any volume
+_MASK64 = (1 << 64) - 1
 
 PageLoader = Callable[[str], dict]
 
@@ -72,19 +73,38 @@ class Entry:
     parts: tuple[Part, ...] = ()
 
 
+@dataclass(frozen=True)
+class Ref:
+    """A child page: the first and last index it holds, and its key."""
+
+    first: int
+    last: int
+    key: str
+
+
+def rank(index: int) -> int:
+    """How many levels an index's page boundary reaches (splitmix64's finalizer, fixed forever)."""
+    x = (index + 0x9E3779B97F4A7C15) & _MASK64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
+    x ^= x >> 31
+    r = 0
+    while r < MAX_RANK and x & 0xFF == 0:
+        r += 1
+        x >>= RANK_BITS
+    return r
+
+
 def _encode_entry(e: Entry) -> list:
-    low = e.index & (LEAF_SPAN - 1)
     if not e.parts and e.key is not None and e.key == keys.block_key(e.writer, e.index, e.digest):
-        return [low, e.writer, e.digest]
-    return [low, e.writer, e.digest, e.key, [[p.offset, p.length, p.key] for p in e.parts]]
+        return [e.index, e.writer, e.digest]
+    return [e.index, e.writer, e.digest, e.key, [[p.offset, p.length, p.key] for p in e.parts]]
 
 
-def _decode_entry(prefix: int, row: list) -> Entry:
-    index = (prefix << LEAF_BITS) | row[0]
+def _decode_entry(row: list) -> Entry:
     if len(row) == 3:
-        return Entry(index, row[1], row[2], keys.block_key(row[1], index, row[2]))
-    parts = tuple(Part(o, n, k) for o, n, k in row[4])
-    return Entry(index, row[1], row[2], row[3], parts)
+        return Entry(row[0], row[1], row[2], keys.block_key(row[1], row[0], row[2]))
+    return Entry(row[0], row[1], row[2], row[3], tuple(Part(o, n, k) for o, n, k in row[4]))
 
 
 def encode_page(page: dict) -> bytes:
@@ -95,21 +115,17 @@ def decode_page(data: bytes) -> dict:
     return json.loads(data)
 
 
-def _find(rows: list, slot: int) -> list | None:
-    """The row whose first member is ``slot`` in a page's sorted rows, or None."""
-    at = bisect.bisect_left(rows, slot, key=lambda row: row[0])
-    return rows[at] if at < len(rows) and rows[at][0] == slot else None
+def _refs(page: dict) -> list[Ref]:
+    return [Ref(*row) for row in page["c"]]
 
 
-def _children(page: dict | None) -> dict[int, str]:
-    return {} if page is None else {slot: key for slot, key in page["c"]}
+def _entries(page: dict) -> list[Entry]:
+    return [_decode_entry(row) for row in page["e"]]
 
 
-def _leaf_entries(page: dict | None) -> dict[int, Entry]:
-    if page is None:
-        return {}
-    prefix = page["p"]
-    return {row[0]: _decode_entry(prefix, row) for row in page["e"]}
+def _route(lasts: Sequence[int], index: int) -> int:
+    """The child whose range holds ``index``: the first whose last is >= it; the last child is open-ended."""
+    return min(bisect.bisect_left(lasts, index), len(lasts) - 1)
 
 
 class Manifest:
@@ -122,63 +138,172 @@ class Manifest:
     def root(self) -> dict:
         return self._load(self.root_key)
 
+    def height(self) -> int:
+        return self.root()["l"] + 1
+
     def lookup(self, index: int) -> Entry | None:
-        """Three page reads and three binary searches; only the one entry is decoded."""
-        if not 0 <= index < INDEX_LIMIT:
-            return None
-        mid_key = _find(self.root()["c"], index >> (LEAF_BITS + MID_BITS))
-        if mid_key is None:
-            return None
-        leaf_key = _find(self._load(mid_key[1])["c"], (index >> LEAF_BITS) & ((1 << MID_BITS) - 1))
-        if leaf_key is None:
-            return None
-        leaf = self._load(leaf_key[1])
-        row = _find(leaf["e"], index & (LEAF_SPAN - 1))
-        return None if row is None else _decode_entry(leaf["p"], row)
+        """One page read and one binary search per level; only the one entry is decoded."""
+        page = self.root()
+        while page["l"] > 0:
+            rows = page["c"]
+            at = _route([row[1] for row in rows], index)
+            if index < rows[at][0]:
+                return None  # between two children: never written
+            page = self._load(rows[at][2])
+        rows = page["e"]
+        at = bisect.bisect_left(rows, index, key=lambda row: row[0])
+        return _decode_entry(rows[at]) if at < len(rows) and rows[at][0] == index else None
 
     def entries(self, start: int = 0) -> Iterator[Entry]:
-        """Entries with index >= start, ascending; pages before start are not read."""
-        for root_slot, mid_key in sorted(_children(self.root()).items()):
-            if (root_slot + 1) * MID_SPAN <= start:
-                continue
-            for mid_slot, leaf_key in sorted(_children(self._load(mid_key)).items()):
-                leaf_prefix = (root_slot << MID_BITS) | mid_slot
-                if (leaf_prefix + 1) * LEAF_SPAN <= start:
-                    continue
-                for _, entry in sorted(_leaf_entries(self._load(leaf_key)).items()):
-                    if entry.index >= start:
-                        yield entry
+        """Entries with index >= start, ascending; pages wholly before start are not read."""
+        return _walk(self._load, self.root(), start)
+
+
+def _walk(load: PageLoader, page: dict, start: int) -> Iterator[Entry]:
+    if page["l"] == 0:
+        yield from (e for e in _entries(page) if e.index >= start)
+        return
+    for ref in _refs(page):
+        if ref.last >= start:
+            yield from _walk(load, load(ref.key), start)
 
 
 Change = tuple[int, "Entry | None", "Entry | None"]
+_ENTRY = -1  # the level of a frontier node that is an entry rather than a page
 
 
 def diff(first: Manifest, second: Manifest, start: int = 0) -> Iterator[Change]:
     """(index, entry in first, entry in second) for every index whose entries differ.
 
-    Subtrees with the same page key on both sides are shared, hence equal,
-    and are skipped without being read.
+    Each side is a frontier of pages and entries in index order. When both
+    fronts are the same page, everything before it has been compared on both
+    sides and its content is equal, so it is dropped unread. Otherwise the
+    front that starts first is opened (on a tie the higher page), or, when
+    both fronts are entries, they are compared.
     """
-    load_a, load_b = first._load, second._load
-    roots_a, roots_b = _children(first.root()), _children(second.root())
-    for root_slot in sorted(set(roots_a) | set(roots_b)):
-        ka, kb = roots_a.get(root_slot), roots_b.get(root_slot)
-        if ka == kb or (root_slot + 1) * MID_SPAN <= start:
-            continue
-        mids_a = _children(load_a(ka)) if ka else {}
-        mids_b = _children(load_b(kb)) if kb else {}
-        for mid_slot in sorted(set(mids_a) | set(mids_b)):
-            la, lb = mids_a.get(mid_slot), mids_b.get(mid_slot)
-            leaf_prefix = (root_slot << MID_BITS) | mid_slot
-            if la == lb or (leaf_prefix + 1) * LEAF_SPAN <= start:
+    sides = [deque([(-1, MAX_RANK + 1, first.root_key)]), deque([(-1, MAX_RANK + 1, second.root_key)])]
+    loads = (first._load, second._load)
+
+    def open_front(side: int) -> None:
+        _, _, key = sides[side].popleft()
+        page = loads[side](key)
+        if page["l"] == 0:
+            nodes = [(e.index, _ENTRY, e) for e in _entries(page) if e.index >= start]
+        else:
+            nodes = [(r.first, page["l"] - 1, r.key) for r in _refs(page) if r.last >= start]
+        sides[side].extendleft(reversed(nodes))
+
+    a, b = sides
+    while a and b:
+        (ia, la, pa), (ib, lb, pb) = a[0], b[0]
+        if la == lb == _ENTRY:
+            if ia <= ib:
+                a.popleft()
+            if ib <= ia:
+                b.popleft()
+            if ia < ib:
+                yield ia, pa, None
+            elif ib < ia:
+                yield ib, None, pb
+            elif pa != pb:
+                yield ia, pa, pb
+        elif la >= 0 and lb >= 0 and pa == pb:
+            a.popleft()
+            b.popleft()
+        elif ia < ib or (ia == ib and la >= lb):
+            if la == _ENTRY:
+                a.popleft()
+                yield ia, pa, None
+            else:
+                open_front(0)
+        elif lb == _ENTRY:
+            b.popleft()
+            yield ib, None, pb
+        else:
+            open_front(1)
+    for side, rest in enumerate(sides):
+        while rest:
+            index, level, payload = rest[0]
+            if level != _ENTRY:
+                open_front(side)
                 continue
-            ea = _leaf_entries(load_a(la)) if la else {}
-            eb = _leaf_entries(load_b(lb)) if lb else {}
-            for low in sorted(set(ea) | set(eb)):
-                a, b = ea.get(low), eb.get(low)
-                index = (leaf_prefix << LEAF_BITS) | low
-                if a != b and index >= start:
-                    yield index, a, b
+            rest.popleft()
+            yield (index, payload, None) if side == 0 else (index, None, payload)
+
+
+def _chunks(items: list, level: int, index_of: Callable) -> list[list]:
+    """Cut a level's items into pages: a page ends after an item whose index has rank > level."""
+    pages, current = [], []
+    for item in items:
+        current.append(item)
+        if rank(index_of(item)) > level:
+            pages.append(current)
+            current = []
+    if current or not pages:
+        pages.append(current)
+    return pages
+
+
+class _Builder:
+    """Rewrites the pages of a parent manifest that hold changes; collects the new pages."""
+
+    def __init__(self, snapshot_id: str, load: PageLoader):
+        self.snapshot_id = snapshot_id
+        self.load = load
+        self.pages: list[tuple[str, bytes]] = []
+
+    def update(self, page: dict, changes: list[Entry]) -> list:
+        """The page's items with ``changes`` (sorted, all in its range) applied below it."""
+        if page["l"] == 0:
+            merged = {e.index: e for e in _entries(page)}
+            merged.update((e.index, e) for e in changes)
+            return [merged[i] for i in sorted(merged)]
+        refs = _refs(page)
+        lasts = [r.last for r in refs]
+        routed: dict[int, list[Entry]] = {}
+        for e in changes:
+            routed.setdefault(_route(lasts, e.index), []).append(e)
+        items: list[Ref] = []
+        for at, ref in enumerate(refs):
+            if at not in routed:
+                items.append(ref)
+                continue
+            below = self.update(self.load(ref.key), routed[at])
+            items.extend(self.write_level(below, page["l"] - 1))
+        return items
+
+    def write_level(self, items: list, level: int) -> list[Ref]:
+        """Write ``items`` as pages of ``level``; return the references to them."""
+        refs = []
+        for chunk in _chunks(items, level, _index_of(level)):
+            first, last = _span(chunk, level)
+            key = keys.manifest_page_key(self.snapshot_id, level, first)
+            self.pages.append((key, encode_page(_page(chunk, level))))
+            refs.append(Ref(first, last, key))
+        return refs
+
+    def write_root(self, items: list, level: int) -> None:
+        """Grow the tree while a level still needs more than one page; the last page is the root."""
+        while len(_chunks(items, level, _index_of(level))) > 1:
+            items = self.write_level(items, level)
+            level += 1
+        self.pages.append((keys.manifest_root_key(self.snapshot_id), encode_page(_page(items, level))))
+
+
+def _index_of(level: int) -> Callable:
+    return (lambda e: e.index) if level == 0 else (lambda r: r.last)
+
+
+def _span(items: list, level: int) -> tuple[int, int]:
+    if level == 0:
+        return items[0].index, items[-1].index
+    return items[0].first, items[-1].last
+
+
+def _page(items: list, level: int) -> dict:
+    if level == 0:
+        return {"l": 0, "e": [_encode_entry(e) for e in items]}
+    return {"l": level, "c": [[r.first, r.last, r.key] for r in items]}
 
 
 def build(
@@ -187,37 +312,16 @@ def build(
     changes: dict[int, Entry],
     load: PageLoader,
 ) -> list[tuple[str, bytes]]:
-    """The pages to write to seal ``snapshot_id``: changed leaves, their parents, root last.
+    """The pages to write to seal ``snapshot_id``, children before parents, root last.
 
     Writing the root last makes a seal atomic for readers: a manifest exists
     once its root exists, and every page it points to was written before it.
     """
-    root_children = _children(parent.root()) if parent else {}
-    grouped: dict[int, dict[int, dict[int, Entry]]] = {}
-    for index, entry in changes.items():
+    for index in changes:
         if not 0 <= index < INDEX_LIMIT:
             raise ValueError(f"block index {index} outside the manifest's range")
-        root_slot = index >> (LEAF_BITS + MID_BITS)
-        leaf_prefix = index >> LEAF_BITS
-        grouped.setdefault(root_slot, {}).setdefault(leaf_prefix, {})[index & (LEAF_SPAN - 1)] = entry
-
-    pages: list[tuple[str, bytes]] = []
-    for root_slot in sorted(grouped):
-        parent_mid_key = root_children.get(root_slot)
-        mid_children = _children(load(parent_mid_key)) if parent_mid_key else {}
-        for leaf_prefix in sorted(grouped[root_slot]):
-            mid_slot = leaf_prefix & ((1 << MID_BITS) - 1)
-            parent_leaf_key = mid_children.get(mid_slot)
-            entries = _leaf_entries(load(parent_leaf_key)) if parent_leaf_key else {}
-            entries.update(grouped[root_slot][leaf_prefix])
-            leaf = {"l": 0, "p": leaf_prefix, "e": [_encode_entry(entries[k]) for k in sorted(entries)]}
-            leaf_key = keys.manifest_page_key(snapshot_id, 0, leaf_prefix)
-            pages.append((leaf_key, encode_page(leaf)))
-            mid_children[mid_slot] = leaf_key
-        mid = {"l": 1, "p": root_slot, "c": [[s, mid_children[s]] for s in sorted(mid_children)]}
-        mid_key = keys.manifest_page_key(snapshot_id, 1, root_slot)
-        pages.append((mid_key, encode_page(mid)))
-        root_children[root_slot] = mid_key
-    root = {"l": 2, "p": 0, "c": [[s, root_children[s]] for s in sorted(root_children)]}
-    pages.append((keys.manifest_root_key(snapshot_id), encode_page(root)))
-    return pages
+    root = parent.root() if parent else {"l": 0, "e": []}
+    builder = _Builder(snapshot_id, load)
+    items = builder.update(root, [changes[i] for i in sorted(changes)])
+    builder.write_root(items, root["l"])
+    return builder.pages
