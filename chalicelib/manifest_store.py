@@ -58,9 +58,9 @@ class ManifestStore:
 
         Only the root's order matters (a manifest exists once its root does),
         so the other pages are written concurrently: a seal of changes spread
-        over a sparse 64 TiB volume writes one leaf and one level-1 page per
-        change, and one durable write (an fsync, or an S3 PUT) at a time would
-        make its cost the sum of their latencies.
+        over a large manifest rewrites up to one page per change and level, and
+        one durable write (an fsync, or an S3 PUT) at a time would make its
+        cost the sum of their latencies.
         """
         parent = self.open(parent_id) if parent_id else None
         pages = build(snapshot_id, parent, changes, self.load_page)
