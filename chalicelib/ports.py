@@ -115,10 +115,16 @@ class ReadModelStore(ABC):
     def all_snapshots(self) -> list[SnapshotRecord]: ...
 
     @abstractmethod
-    def get_checkpoint(self, name: str) -> int: ...
+    def get_checkpoint(self, name: str) -> str | None:
+        """The position last committed under ``name``, or None.
+
+        Positions are opaque strings: a SQLite log position is a small
+        integer, but a DynamoDB stream sequence number has up to 40 digits,
+        more than a DynamoDB number (38) or a SQLite integer (19) can hold.
+        """
 
     @abstractmethod
-    def set_checkpoint(self, name: str, position: int) -> None: ...
+    def set_checkpoint(self, name: str, position: str) -> None: ...
 
     @abstractmethod
     def clear(self) -> None:

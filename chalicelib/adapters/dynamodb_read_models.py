@@ -69,7 +69,7 @@ def read_model_models(
     class CheckpointItem(Model):
         Meta = type("Meta", (), meta)
         name = UnicodeAttribute(hash_key=True, attr_name="snapshot_id")
-        position = NumberAttribute()
+        position = UnicodeAttribute(attr_name="sequence")
 
     return SnapshotItem, CheckpointItem
 
@@ -118,12 +118,12 @@ class DynamoDBReadModelStore(ReadModelStore):
 
     def get_checkpoint(self, name):
         try:
-            return int(self._checkpoints.get(CHECKPOINT_PREFIX + name, consistent_read=True).position)
+            return self._checkpoints.get(CHECKPOINT_PREFIX + name, consistent_read=True).position
         except DoesNotExist:
-            return 0
+            return None
 
     def set_checkpoint(self, name, position):
-        self._checkpoints(CHECKPOINT_PREFIX + name, position=int(position)).save()
+        self._checkpoints(CHECKPOINT_PREFIX + name, position=str(position)).save()
 
     def clear(self):
         model = self._snapshots

@@ -48,7 +48,7 @@ class DynamoDBStreamSource:
             after = self._records.get_checkpoint(self._checkpoint_name(shard_id))
             args: dict[str, Any] = {"StreamArn": self._arn, "ShardId": shard_id}
             if after:
-                args.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", SequenceNumber=str(after))
+                args.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", SequenceNumber=after)
             else:
                 args.update(ShardIteratorType="TRIM_HORIZON")
             self._iterators[shard_id] = self._streams.get_shard_iterator(**args)["ShardIterator"]
@@ -67,10 +67,10 @@ class DynamoDBStreamSource:
                 self._iterators[shard_id] = following
                 continue
             batch = [record_from_image(r["dynamodb"]["NewImage"]) for r in items]
-            return batch, self._committer(shard_id, int(items[-1]["dynamodb"]["SequenceNumber"]), following)
+            return batch, self._committer(shard_id, items[-1]["dynamodb"]["SequenceNumber"], following)
         return [], (lambda: None)
 
-    def _committer(self, shard_id: str, last: int, following: str | None):
+    def _committer(self, shard_id: str, last: str, following: str | None):
         """Move past a batch only once it is projected: a failed batch is read again, like a Lambda retry."""
 
         def commit() -> None:

@@ -25,7 +25,7 @@ CREATE TABLE IF NOT EXISTS snapshots (
 CREATE INDEX IF NOT EXISTS snapshots_by_status ON snapshots (status);
 CREATE TABLE IF NOT EXISTS checkpoints (
     name     TEXT PRIMARY KEY,
-    position INTEGER NOT NULL
+    position TEXT NOT NULL
 );
 """
 
@@ -67,11 +67,11 @@ class SQLiteReadModelStore(ReadModelStore):
         row = self._conns.get().execute(
             "SELECT position FROM checkpoints WHERE name = ?", (name,)
         ).fetchone()
-        return 0 if row is None else int(row[0])
+        return None if row is None else str(row[0])
 
     def set_checkpoint(self, name, position):
         self._conns.get().execute(
-            "INSERT OR REPLACE INTO checkpoints (name, position) VALUES (?, ?)", (name, int(position))
+            "INSERT OR REPLACE INTO checkpoints (name, position) VALUES (?, ?)", (name, str(position))
         )
 
     def clear(self):

@@ -41,8 +41,8 @@ class LogSource:
         self.name = name
 
     def next_batch(self):
-        batch = self.feed.read_after(self.records.get_checkpoint(self.name), BATCH)
-        last = batch[-1].position if batch else None
+        batch = self.feed.read_after(int(self.records.get_checkpoint(self.name) or 0), BATCH)
+        last = str(batch[-1].position) if batch else None
         return batch, (lambda: self.records.set_checkpoint(self.name, last)) if batch else (lambda: None)
 
 

@@ -91,31 +91,38 @@ class ReadModelStoreContract(ABC):
         records = [record(2, COMPLETED), record(0), record(1, ERROR)]
         for r in records:
             store.put_snapshot(r)
-        store.set_checkpoint("snapshots", 7)
+        store.set_checkpoint("snapshots", "7")
 
         assert store.all_snapshots() == sorted(records, key=lambda r: r.snapshot_id)
 
-    def test_checkpoints_start_at_zero_and_keep_the_last_set(self, store):
-        assert store.get_checkpoint("snapshots") == 0
+    def test_checkpoints_start_empty_and_keep_the_last_set(self, store):
+        assert store.get_checkpoint("snapshots") is None
 
-        store.set_checkpoint("snapshots", 41)
-        store.set_checkpoint("snapshots", 42)
-        store.set_checkpoint("manifests", 7)
+        store.set_checkpoint("snapshots", "41")
+        store.set_checkpoint("snapshots", "42")
+        store.set_checkpoint("manifests", "7")
 
-        assert store.get_checkpoint("snapshots") == 42
-        assert store.get_checkpoint("manifests") == 7
+        assert store.get_checkpoint("snapshots") == "42"
+        assert store.get_checkpoint("manifests") == "7"
+
+    def test_checkpoints_keep_a_40_digit_stream_sequence_number_exactly(self, store):
+        """DynamoDB stream sequence numbers reach 40 digits: more than a DynamoDB or SQLite number holds."""
+        sequence = "0004421584500000000017450439091123456789"
+        store.set_checkpoint("stream:shardId-00000001", sequence)
+
+        assert store.get_checkpoint("stream:shardId-00000001") == sequence
 
     def test_clear_drops_records_and_checkpoints(self, store):
         for n in range(30):
             store.put_snapshot(record(n))
-        store.set_checkpoint("snapshots", 42)
+        store.set_checkpoint("snapshots", "42")
 
         store.clear()
 
         assert store.all_snapshots() == []
         assert store.pending_snapshots() == []
         assert store.get_snapshot(record(0).snapshot_id) is None
-        assert store.get_checkpoint("snapshots") == 0
+        assert store.get_checkpoint("snapshots") is None
 
 
 class TestSQLiteReadModelStore(ReadModelStoreContract):
