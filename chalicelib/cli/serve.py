@@ -24,6 +24,7 @@ import waitress
 
 from .. import wiring
 from ..http.wsgi import ChaliceWSGI
+from .heap import reuse_freed_buffers
 
 # A PutSnapshotBlock body is 512 KiB; waitress spools bodies above its
 # inbuf_overflow to a temp file, which would cost a disk round trip per block,
@@ -51,6 +52,7 @@ def serve(
     requests, sharing the data dir (SQLite serialises their commits).
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    reuse_freed_buffers()
     data_dir.mkdir(parents=True, exist_ok=True)
     worker = start_worker(data_dir, backend)
     runtime, where = _runtime(backend, data_dir, minute_seconds)
@@ -118,6 +120,7 @@ def _exit_on_signals() -> None:
 
 def _serve_helper(fd: int, data_dir: Path, threads: int, minute_seconds: float, backend: str) -> None:
     """A further server process on the parent's listening socket (no projector, no worker)."""
+    reuse_freed_buffers()
     _runtime(backend, data_dir, minute_seconds)
     server = _server(socket.socket(fileno=fd), threads)
     _exit_on_signals()
