@@ -391,12 +391,20 @@ class SnapshotService:
         ``decide(history, seq)`` returns the event to append, or None when the
         request is a retry of the latest write, so a retried request never
         appends a duplicate event.
+
+        Without ``full_history`` the first attempt assumes the index has no
+        writes yet (seq 0), as for every block of a fresh snapshot, and skips
+        the read; if it has, seq 0 collides and the attempts that follow read
+        the latest write as usual. That saves a query per PutSnapshotBlock
+        (a strongly consistent Query on DynamoDB).
         """
         stream = block_stream(snapshot_id, index)
         prefix = block_key_prefix(index)
-        for _ in range(_APPEND_RETRIES):
+        for attempt in range(_APPEND_RETRIES):
             if full_history:
                 history = [r.event for r in self.events.query(stream, prefix)]
+            elif attempt == 0:
+                history = []
             else:
                 history = [r.event for r in self.events.query(stream, prefix, reverse=True, limit=1)]
             seq = history[-1].seq + 1 if history else 0
