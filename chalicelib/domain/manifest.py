@@ -89,7 +89,7 @@ def rank(index: int) -> int:
     x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
     x ^= x >> 31
     r = 0
-    while r < MAX_RANK and x & 0xFF == 0:
+    while r < MAX_RANK and x & ((1 << RANK_BITS) - 1) == 0:
         r += 1
         x >>= RANK_BITS
     return r

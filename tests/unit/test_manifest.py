@@ -5,9 +5,10 @@ from __future__ import annotations
 import base64
 import hashlib
 
-from hypothesis import given, settings, strategies as st
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
-from chalicelib.domain import keys
+from chalicelib.domain import keys, manifest
 from chalicelib.domain.manifest import INDEX_LIMIT, MAX_RANK, Entry, Manifest, build, decode_page, diff
 
 
@@ -44,9 +45,16 @@ indexes = st.one_of(st.integers(0, 3000), st.integers(0, INDEX_LIMIT - 1))
 chains = st.lists(st.sets(indexes, max_size=40), min_size=1, max_size=6)
 
 
-@settings(max_examples=60, deadline=None)
+@pytest.fixture(params=[8, 2], ids=["pages-of-256", "pages-of-4"])
+def rank_bits(request, monkeypatch):
+    """The real page size, and pages of ~4 items so that small examples build trees 3-4 levels high."""
+    monkeypatch.setattr(manifest, "RANK_BITS", request.param)
+    return request.param
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(chains, st.data())
-def test_chain_lookup_list_and_diff_match_a_dictionary_model(chain, data):
+def test_chain_lookup_list_and_diff_match_a_dictionary_model(rank_bits, chain, data):
     store = Store()
     models: list[dict[int, Entry]] = []
     parents: list[int | None] = []
@@ -72,6 +80,8 @@ def test_chain_lookup_list_and_diff_match_a_dictionary_model(chain, data):
     assert [i for i, _, _ in diff(manifests[a], manifests[b])] == expected
     for i, ea, eb in diff(manifests[a], manifests[b]):
         assert ea == models[a].get(i) and eb == models[b].get(i)
+    start = data.draw(st.one_of(st.sampled_from(expected or [0]), indexes))
+    assert [i for i, _, _ in diff(manifests[a], manifests[b], start)] == [i for i in expected if i >= start]
 
 
 def shape(manifest: Manifest, store: Store) -> list[list[tuple[int, int, int]]]:
@@ -91,9 +101,9 @@ def shape(manifest: Manifest, store: Store) -> list[list[tuple[int, int, int]]]:
     return levels
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.sets(st.one_of(st.integers(0, 20_000), indexes), max_size=400), min_size=1, max_size=4))
-def test_the_tree_depends_only_on_the_set_of_indexes(chain):
+def test_the_tree_depends_only_on_the_set_of_indexes(rank_bits, chain):
     """Sealed incrementally or all at once, the same entries give the same pages (rebuild is byte-exact)."""
     store = Store()
     model: dict[int, Entry] = {}
