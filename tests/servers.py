@@ -75,12 +75,17 @@ class ServiceProcess:
         self.proc = None
         return code
 
-    def kill(self) -> None:
-        """SIGKILL: a crash, not a shutdown."""
+    def kill(self, timeout: float = 30.0) -> None:
+        """SIGKILL: a crash, not a shutdown.
+
+        The output pump ends when every holder of the server's stdout is
+        gone, which includes any child the kill left behind; so it is joined
+        with a timeout, and a test can then see such a child for itself.
+        """
         assert self.proc is not None
         self.proc.kill()
         self.proc.wait()
-        self._pump.join()
+        self._pump.join(timeout)
         self.proc = None
 
 

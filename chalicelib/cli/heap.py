@@ -1,8 +1,7 @@
 """glibc malloc settings for server processes: reuse freed block buffers.
 
 Every PutSnapshotBlock and GetSnapshotBlock moves 512 KiB buffers around
-(waitress's 1 MiB ``recv`` buffer, the request body and its copies, the block
-read back). glibc hands out allocations of that size with a fresh ``mmap``, or
+(the request body and its copies, the block read back). glibc hands out allocations of that size with a fresh ``mmap``, or
 from heap memory it has just given back to the kernel, so every buffer is
 zero-filled page by page again: about 200 page faults per PUT, and the faults
 and ``munmap`` calls were a sixth of the server's CPU per PUT. With the mmap

@@ -21,7 +21,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--threads", type=int, default=8, help="request worker threads per process")
     serve.add_argument(
         "--processes", type=int, default=int(os.environ.get("BLOCKSNAP_PROCESSES", "1")),
-        help="server processes on the one listening socket (use the number of cores for throughput)",
+        help="HTTP worker processes (use the number of cores for throughput)",
     )
     serve.add_argument(
         "--backend", choices=["embedded", "aws"], default=os.environ.get(wiring.ENV_BACKEND, "embedded"),

@@ -1,36 +1,39 @@
-"""``blocksnap serve``: the API on waitress, the projector in the background,
+"""``blocksnap serve``: the API on granian, the projector in the background,
 the encryption function in a process of its own.
 
-waitress is a production WSGI server (threaded, HTTP/1.1 keep-alive, request
-size limits); the projector follows the event log in a daemon thread of the
-same process. SIGINT and SIGTERM leave waitress's loop the way it expects
-(SystemExit), which lets in-flight requests finish even while idle keep-alive
-connections are open; then the projector drains what was appended and stops,
-and the encryption worker is stopped last. The worker is a separate process
-so that this one, which parses every client request, never holds key material.
+granian is a production HTTP server written in Rust: its worker processes
+parse requests and move bodies outside the GIL and call the WSGI app in a
+pool of threads, which took 20–30% off the server CPU per 512 KiB block
+against waitress (benchmarks/README.md). Each worker is a fresh process that
+builds its own runtime (:mod:`.http_worker`). This process only supervises:
+it follows the event log with the projector, starts the encryption worker,
+and prints the ready line once a worker answers. SIGINT and SIGTERM let the
+workers finish their in-flight requests; then the projector drains what was
+appended and stops, and the encryption worker is stopped last. The
+encryption worker is a separate process so that no process that parses
+client requests ever holds key material.
 """
 
 from __future__ import annotations
 
+import http.client
 import logging
-import signal
+import multiprocessing
+import os
 import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
-import waitress
+from granian.constants import Interfaces
+from granian.log import LogLevels
+from granian.server import Server
 
 from .. import wiring
-from ..http.wsgi import ChaliceWSGI
-from .heap import reuse_freed_buffers
 
-# A PutSnapshotBlock body is 512 KiB; waitress spools bodies above its
-# inbuf_overflow to a temp file, which would cost a disk round trip per block,
-# and reads 8 KiB per recv by default, which costs GIL time on its main thread.
-_INBUF_OVERFLOW = 4 * 1024 * 1024
-_RECV_BYTES = 1024 * 1024
+_READY_TIMEOUT = 60.0
 
 
 def serve(
@@ -44,47 +47,50 @@ def serve(
 ) -> int:
     """Serve until SIGINT/SIGTERM.
 
-    With ``processes`` > 1, that many more server processes accept on the same
-    listening socket: one Python process holds the GIL for several
-    milliseconds per 512 KiB request (HTTP parsing, checksums, SQLite), so a
-    second process lets a second core serve. Only this process runs the
-    projector and starts the encryption worker; the others only answer
-    requests, sharing the data dir (SQLite serialises their commits).
+    ``processes`` is the number of HTTP worker processes: one Python process
+    holds the GIL for part of every request (checksums, SQLite, Chalice), so
+    a second process lets a second core serve. ``threads`` is each worker's
+    pool for the WSGI app, which blocks on fsyncs and commits.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    reuse_freed_buffers()
     data_dir.mkdir(parents=True, exist_ok=True)
+    port = port or _free_port(host)
     worker = start_worker(data_dir, backend)
-    runtime, where = _runtime(backend, data_dir, minute_seconds)
+    runtime, where = runtime_for(backend, data_dir, minute_seconds)
     # A DynamoDB stream is polled by GetRecords calls that cost money when idle.
     runtime.projector.start(poll_seconds=0.25 if backend == "aws" else 0.05)
-    listener = socket.create_server((host, port))
-    helpers = [
-        subprocess.Popen(
-            [sys.executable, "-m", "chalicelib.cli.serve", str(listener.fileno()), str(data_dir),
-             str(threads), str(minute_seconds), backend],
-            pass_fds=[listener.fileno()],
-        )
-        for _ in range(processes - 1)
-    ]
-    server = _server(listener, threads)
-    _exit_on_signals()
-    print(f"blocksnap serving on http://{host}:{server.effective_port} ({where})", flush=True)
+    # Workers start as fresh interpreters: forking this process, whose projector
+    # and relay threads may hold locks at that moment, could hang a worker.
+    multiprocessing.set_start_method("spawn", force=True)
+    os.environ.update({
+        wiring.ENV_BACKEND: backend,
+        wiring.ENV_DATA_DIR: str(data_dir),
+        wiring.ENV_MINUTE_SECONDS: str(minute_seconds),
+    })
+    server = Server(
+        "chalicelib.cli.http_worker:create_app",
+        address=host,
+        port=port,
+        interface=Interfaces.WSGI,
+        factory=True,
+        workers=processes,
+        blocking_threads=threads,
+        log_level=LogLevels.warning,
+    )
+    url = f"http://{host}:{port}"
+    threading.Thread(target=_announce, args=(host, port, f"blocksnap serving on {url} ({where})"),
+                     name="blocksnap-ready", daemon=True).start()
     try:
-        server.run()
+        server.serve()
     finally:
-        server.close()
-        for helper in helpers:
-            helper.terminate()
-        for helper in helpers:
-            helper.wait(timeout=30)
         runtime.projector.stop()
         stop_worker(worker)
         print("blocksnap stopped", flush=True)
     return 0
 
 
-def _runtime(backend: str, data_dir: Path, minute_seconds: float):
+def runtime_for(backend: str, data_dir: Path, minute_seconds: float):
+    """The process's runtime for ``serve``'s arguments, installed; and where it keeps its data."""
     if backend == "aws":
         runtime, where = wiring.aws(minute_seconds=minute_seconds, worker_dir=data_dir), "AWS backend"
     else:
@@ -93,41 +99,28 @@ def _runtime(backend: str, data_dir: Path, minute_seconds: float):
     return runtime, where
 
 
-def _server(listener: socket.socket, threads: int):
-    from app import app  # the Chalice app reads the installed runtime
-
-    return waitress.create_server(
-        ChaliceWSGI(app),
-        sockets=[listener],
-        threads=threads,
-        inbuf_overflow=_INBUF_OVERFLOW,
-        recv_bytes=_RECV_BYTES,
-        channel_timeout=300,
-        connection_limit=1000,
-        ident="blocksnap",
-    )
+def _free_port(host: str) -> int:
+    """A port free now: granian's workers each bind the port themselves, so it must be chosen first."""
+    with socket.create_server((host, 0)) as probe:
+        return probe.getsockname()[1]
 
 
-def _exit_on_signals() -> None:
-    """Leave waitress's loop the way it expects (SystemExit): in-flight requests finish."""
-
-    def stop(signum, frame):
-        raise SystemExit(0)
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-
-
-def _serve_helper(fd: int, data_dir: Path, threads: int, minute_seconds: float, backend: str) -> None:
-    """A further server process on the parent's listening socket (no projector, no worker)."""
-    reuse_freed_buffers()
-    _runtime(backend, data_dir, minute_seconds)
-    server = _server(socket.socket(fileno=fd), threads)
-    _exit_on_signals()
-    try:
-        server.run()
-    finally:
-        server.close()
+def _announce(host: str, port: int, line: str) -> None:
+    """Print the ready line once a worker answers an HTTP request (any answer will do)."""
+    deadline = time.monotonic() + _READY_TIMEOUT
+    while time.monotonic() < deadline:
+        connection = http.client.HTTPConnection(host, port, timeout=5)
+        try:
+            connection.request("GET", "/")
+            connection.getresponse().read()
+        except (OSError, http.client.HTTPException):  # not bound yet, or a worker still starting
+            time.sleep(0.05)
+            continue
+        finally:
+            connection.close()
+        print(line, flush=True)
+        return
+    print(f"blocksnap: no HTTP worker answered on {host}:{port} within {_READY_TIMEOUT:.0f} s", flush=True)
 
 
 def start_worker(data_dir: Path, backend: str, timeout: float = 60.0) -> subprocess.Popen:
@@ -161,8 +154,3 @@ def stop_worker(worker: subprocess.Popen) -> None:
         worker.wait(timeout=40)
     except subprocess.TimeoutExpired:
         worker.kill()
-
-
-if __name__ == "__main__":
-    _fd, _dir, _threads, _minute, _backend = sys.argv[1:6]
-    _serve_helper(int(_fd), Path(_dir), int(_threads), float(_minute), _backend)

@@ -2,7 +2,7 @@
 
 * **One request per thread.** Chalice keeps ``current_request`` on the app
   object, which is right for Lambda (one request per process at a time) and
-  wrong for a threaded server: with waitress's worker threads, one request
+  wrong for a threaded server: with the HTTP server's worker threads, one request
   could read another's body. Here the request and Lambda context live in a
   ``threading.local``.
 * **A missing Accept header means "anything".** botocore and the JS SDK send

@@ -1,7 +1,7 @@
 """A WSGI front for the Chalice app: what API Gateway does, for ``blocksnap serve``.
 
 Chalice's own ``chalice local`` server is a single-threaded development
-server; blocksnap serves with waitress instead and needs only this thin
+server; blocksnap serves with granian instead and needs only this thin
 translation from a WSGI request to an API Gateway proxy event and back. Bodies
 are handed over as raw bytes (no base64 round trip on the way in), and unknown
 paths get an AWS-shaped JSON 404 rather than API Gateway's 403
@@ -12,7 +12,6 @@ paths get an AWS-shaped JSON 404 rather than API Gateway's 403
 from __future__ import annotations
 
 import base64
-import io
 import json
 import uuid
 from http import HTTPStatus
@@ -24,7 +23,6 @@ from chalice.local import RouteMatcher
 from .gateway import RAW_BODY_MARK
 
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
-_STREAM_FROM = 64 * 1024
 
 
 class _Context:
@@ -92,9 +90,6 @@ class ChaliceWSGI:
         header_list.append(("Content-Length", str(len(out))))
         status = response["statusCode"]
         start_response(f"{status} {_REASONS.get(status, '')}", header_list)
-        wrapper = environ.get("wsgi.file_wrapper")
-        if wrapper is not None and len(out) >= _STREAM_FROM:
-            return wrapper(io.BytesIO(out))  # waitress sends it without copying it into its buffer
         return [out]
 
     @staticmethod
@@ -113,20 +108,8 @@ class ChaliceWSGI:
 
 
 def _body(environ: dict) -> bytes:
-    """The request body; waitress's in-memory buffer is taken whole, without the copy ``read`` makes.
-
-    ``BytesIO.getvalue`` hands over the buffer itself when it holds exactly
-    the body (a 512 KiB copy less per PutSnapshotBlock); anything else is read.
-    """
     length = int(environ.get("CONTENT_LENGTH") or 0)
-    if length <= 0:
-        return b""
-    stream = environ["wsgi.input"]
-    if isinstance(stream, io.BytesIO) and stream.tell() == 0:
-        body = stream.getvalue()
-        if len(body) == length:
-            return body
-    return stream.read(length)
+    return environ["wsgi.input"].read(length) if length > 0 else b""
 
 
 def _params(route: str) -> list[str]:

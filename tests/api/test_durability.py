@@ -121,3 +121,19 @@ def test_several_server_processes_share_one_socket_and_one_data_dir(tmp_path):
     finally:
         assert srv.stop() == 0
     assert any("stopped" in line for line in srv.output)
+
+
+def test_http_workers_die_with_a_killed_server(tmp_path):
+    """No stale worker keeps answering on the port of a crashed server (and writing to its data dir)."""
+    srv = BlocksnapServer(tmp_path / "data", env={"BLOCKSNAP_PROCESSES": "2"}).start()
+    url = srv.url
+    assert requests.get(f"{url}/blocksnap/v1/snapshots/snap-00000000000000000", timeout=5).status_code == 404
+    srv.kill()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            requests.get(f"{url}/blocksnap/v1/snapshots/snap-00000000000000000", timeout=1)
+        except requests.ConnectionError:
+            return
+        time.sleep(0.1)
+    pytest.fail(f"{url} still answers 10 s after its server was killed")

@@ -13,5 +13,5 @@ def test_thresholds_apply_on_glibc():
 
 
 def test_thresholds_cover_a_block_buffer():
-    assert heap.MMAP_THRESHOLD > 1024 * 1024  # waitress's recv buffer, the largest per request
+    assert heap.MMAP_THRESHOLD > 1024 * 1024  # above a 512 KiB block and its copies
     assert heap.TRIM_THRESHOLD >= heap.MMAP_THRESHOLD
