@@ -3,8 +3,9 @@ the encryption function in a process of its own.
 
 granian is a production HTTP server written in Rust: its worker processes
 parse requests and move bodies outside the GIL and call the WSGI app in a
-pool of threads, which took 20–30% off the server CPU per 512 KiB block
-against waitress (benchmarks/README.md). Each worker is a fresh process that
+pool of threads: against waitress it took 20–25% off the server CPU per
+GetSnapshotBlock and a few percent per PutSnapshotBlock (README,
+Performance). Each worker is a fresh process that
 builds its own runtime (:mod:`.http_worker`). This process only supervises:
 it follows the event log with the projector, starts the encryption worker,
 and prints the ready line once a worker answers. SIGINT and SIGTERM let the
