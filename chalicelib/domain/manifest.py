@@ -274,8 +274,11 @@ class _Builder:
 
     def write_level(self, items: list, level: int) -> list[Ref]:
         """Write ``items`` as pages of ``level``; return the references to them."""
+        return self._write_pages(_chunks(items, level, _index_of(level)), level)
+
+    def _write_pages(self, chunks: list[list], level: int) -> list[Ref]:
         refs = []
-        for chunk in _chunks(items, level, _index_of(level)):
+        for chunk in chunks:
             first, last = _span(chunk, level)
             key = keys.manifest_page_key(self.snapshot_id, level, first)
             self.pages.append((key, encode_page(_page(chunk, level))))
@@ -283,11 +286,17 @@ class _Builder:
         return refs
 
     def write_root(self, items: list, level: int) -> None:
-        """Grow the tree while a level still needs more than one page; the last page is the root."""
-        while len(_chunks(items, level, _index_of(level))) > 1:
-            items = self.write_level(items, level)
+        """Grow the tree while a level still needs more than one page; the last page is the root.
+
+        Each level is cut once: ranks are hashed per item, and a first seal
+        cuts every entry of the volume.
+        """
+        chunks = _chunks(items, level, _index_of(level))
+        while len(chunks) > 1:
             level += 1
-        self.pages.append((keys.manifest_root_key(self.snapshot_id), encode_page(_page(items, level))))
+            refs = self._write_pages(chunks, level - 1)
+            chunks = _chunks(refs, level, _index_of(level))
+        self.pages.append((keys.manifest_root_key(self.snapshot_id), encode_page(_page(chunks[0], level))))
 
 
 def _index_of(level: int) -> Callable:

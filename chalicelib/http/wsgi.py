@@ -50,7 +50,8 @@ class ChaliceWSGI:
             match = self.matcher.match_route(path)
         except ValueError:
             return self._not_found(path, start_response)
-        body = _body(environ)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length > 0 else b""
         headers = {
             key[5:].replace("_", "-").lower(): value
             for key, value in environ.items()
@@ -105,11 +106,6 @@ class ChaliceWSGI:
             ],
         )
         return [body]
-
-
-def _body(environ: dict) -> bytes:
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    return environ["wsgi.input"].read(length) if length > 0 else b""
 
 
 def _params(route: str) -> list[str]:
