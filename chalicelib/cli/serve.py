@@ -33,6 +33,7 @@ from granian.log import LogLevels
 from granian.server import Server
 
 from .. import wiring
+from .lifeline import mark_supervisor
 
 _READY_TIMEOUT = 60.0
 
@@ -56,6 +57,7 @@ def serve(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or _free_port(host)
+    mark_supervisor()
     worker = start_worker(data_dir, backend)
     runtime, where = runtime_for(backend, data_dir, minute_seconds)
     # A DynamoDB stream is polled by GetRecords calls that cost money when idle.

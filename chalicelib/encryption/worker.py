@@ -37,6 +37,7 @@ from pathlib import Path
 
 from .. import wiring
 from ..adapters.encryption_wire import recv_frame, send_frame
+from ..cli.lifeline import supervisor, supervisor_alive
 from ..ports import KeyService
 from ..projections.runner import BatchSource, LogSource
 from .copier import Copier
@@ -173,10 +174,10 @@ def run(data_dir: Path, socket_path: Path, backend: str = "embedded", exit_with_
     serving.start()
     follower.start()
     print(f"blocksnap encryption worker ready on {socket_path}", flush=True)
-    parent = os.getppid()
+    parent = supervisor()
     try:
         while not stopping.wait(0.5):
-            if exit_with_parent and os.getppid() != parent:
+            if exit_with_parent and not supervisor_alive(parent):
                 log.warning("the serving process is gone; stopping")
                 break
     finally:
