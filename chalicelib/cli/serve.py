@@ -80,6 +80,7 @@ def serve(
         blocking_threads=threads,
         log_level=LogLevels.warning,
     )
+    logging.getLogger("_granian").addFilter(_without_thread_count_warning)
     url = f"http://{host}:{port}"
     threading.Thread(target=_announce, args=(host, port, f"blocksnap serving on {url} ({where})"),
                      name="blocksnap-ready", daemon=True).start()
@@ -100,6 +101,16 @@ def runtime_for(backend: str, data_dir: Path, minute_seconds: float):
         runtime, where = wiring.embedded(data_dir, minute_seconds=minute_seconds), f"data dir {data_dir}"
     wiring.install(runtime)
     return runtime, where
+
+
+def _without_thread_count_warning(record: logging.LogRecord) -> bool:
+    """Drop granian's warning that more threads than 2 × cores + 1 is "quite high".
+
+    It is meant for CPU-bound apps; blocksnap's request threads spend most of
+    their time waiting on fsyncs, and on a 2-core machine the default of 8
+    would print the warning at every start.
+    """
+    return not record.getMessage().startswith("Configuration allows spawning up to")
 
 
 def _free_port(host: str) -> int:
