@@ -21,13 +21,23 @@ from botocore.awsrequest import AWSRequest
 from botocore.exceptions import ClientError
 from botocore.httpsession import URLLib3Session
 
+_CREDENTIAL_ARGS = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token")
+
 _sub_block_size: contextvars.ContextVar[int | None] = contextvars.ContextVar("sub_block_size", default=None)
 
 
 class BlocksnapClient:
     def __init__(self, endpoint_url: str, region_name: str = "us-east-1", session: boto3.Session | None = None, **client_kwargs: Any):
+        """Credentials come from ``session``, or from ``aws_access_key_id``/... keyword arguments.
+
+        Keyword credentials go into the session rather than only into the
+        ``ebs`` client, so that the extension calls are signed with them too.
+        """
+        credentials = {name: client_kwargs.pop(name) for name in _CREDENTIAL_ARGS if name in client_kwargs}
+        if credentials and session is not None:
+            raise TypeError("give credentials either in the session or as keyword arguments, not both")
         self.endpoint_url = endpoint_url.rstrip("/")
-        self.session = session or boto3.Session(region_name=region_name)
+        self.session = session or boto3.Session(region_name=region_name, **credentials)
         self.region_name = region_name
         self.ebs = self.session.client("ebs", endpoint_url=self.endpoint_url, region_name=region_name, **client_kwargs)
         self.ebs.meta.events.register("before-sign.ebs.StartSnapshot", self._add_sub_block_header)
@@ -60,7 +70,7 @@ class BlocksnapClient:
             "Content-Type": "application/octet-stream",
         }
         path = f"/blocksnap/v1/snapshots/{snapshot_id}/blocks/{int(block_index)}/subblocks/{int(offset)}"
-        response = self._send("PUT", path, data, headers, "PutSubBlock")
+        response = self._send("PUT", path, data, headers, "PutSnapshotSubBlock")
         return response.headers["x-amz-Checksum"]
 
     def copy_snapshot(self, snapshot_id: str, **body: Any) -> dict:
