@@ -586,7 +586,10 @@ def _lineage(snapshot: Snapshot) -> str | None:
 
 
 def _tags(req: dict) -> tuple[tuple[str, str], ...]:
-    tags = tuple((t.get("Key", ""), t.get("Value", "")) for t in req.get("Tags") or ())
+    given = req.get("Tags") or ()
+    if any("Key" not in tag for tag in given):
+        raise InvalidTag("Every tag needs a Key; a tag without one was given")
+    tags = tuple((tag["Key"], tag.get("Value", "")) for tag in given)
     if len(tags) > MAX_TAGS:
         raise InvalidTag(f"A snapshot can have at most {MAX_TAGS} tags; {len(tags)} were given")
     return tags

@@ -67,6 +67,22 @@ class SerializationError(BlocksnapError):
     """The request body could not be read as the operation's document."""
 
 
+class UnknownOperation(BlocksnapError):
+    """No operation is served at this path."""
+
+
+class MethodNotAllowed(UnknownOperation):
+    """Operations are served at this path, but not with this method."""
+
+    def __init__(self, message: str, allowed: tuple[str, ...]):
+        super().__init__(message)
+        self.allowed = allowed
+
+
+class RequestTooLarge(BlocksnapError):
+    """The body is longer than any operation accepts; it is refused before it is read."""
+
+
 class InvalidBlock(ValidationError):
     reason = "INVALID_BLOCK"
 

@@ -26,6 +26,9 @@ _CORAL_SERVICE_NS = "http://internal.amazon.com/coral/com.amazon.coral.service/"
 _TABLE: list[tuple[type[Exception], int, str, str, bool]] = [
     (e.ConstraintViolation, 400, "ValidationException", _VALIDATE_NS, True),
     (e.SerializationError, 400, "SerializationException", _CORAL_SERVICE_NS, True),
+    (e.MethodNotAllowed, 405, "UnknownOperationException", _CORAL_SERVICE_NS, True),
+    (e.UnknownOperation, 404, "UnknownOperationException", _CORAL_SERVICE_NS, True),
+    (e.RequestTooLarge, 413, "SerializationException", _CORAL_SERVICE_NS, True),
     (e.ValidationError, 400, "ValidationException", _SERVICE_NS, False),
     (e.SnapshotNotFound, 404, "ResourceNotFoundException", _SERVICE_NS, False),
     (e.ChecksumMismatch, 403, "InvalidSignatureException", _CORAL_SERVICE_NS, True),
@@ -56,3 +59,4 @@ def error_response(exc: Exception) -> tuple[int, dict[str, str], bytes]:
         "Content-Type": "application/json",
     }
     return status, headers, json.dumps(body).encode()
+

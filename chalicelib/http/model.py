@@ -24,6 +24,11 @@ from ..domain.errors import ConstraintViolation, SerializationError
 # Real block and page tokens use URL-safe base64, and the service's own
 # validator accepts ``_`` and ``-`` (seen in a Coral message, spec §a.2).
 _TOKEN_PATTERN = r"^[A-Za-z0-9+/=_-]+$"
+# The range of the model's number types (Java's int and long behind Coral).
+_RANGES = {"integer": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
+# What _convert returns for a value of the wrong type: its violation is
+# already recorded, so _check must not add "must not be null" for it too.
+_INVALID = object()
 # On PutSnapshotBlock an unknown algorithm reaches the service check and gets a
 # Reason (spec §c.2, "put-algorithm-invalid"), unlike CompleteSnapshot.
 SERVICE_OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
@@ -101,7 +106,7 @@ def parse(op_name: str, raw: RawRequest) -> dict:
     if has_json_body and raw.body:
         try:
             body_members = json.loads(raw.body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise SerializationError("The request body is not valid JSON") from None
         if not isinstance(body_members, dict):
             raise SerializationError("The request body must be a JSON object")
@@ -120,13 +125,22 @@ def parse(op_name: str, raw: RawRequest) -> dict:
             value = raw.body
         else:
             value = body_members.get(member)
-        values[member] = _convert(_shape(ref["shape"]), member, value, violations)
+        values[member] = _convert(_shape(ref["shape"]), _message_name(ref, member), value, violations)
     for member, ref in shape["members"].items():
         constraints = dict(_shape(ref["shape"]))
         constraints.update(SERVICE_OVERRIDES.get((shape_name, member), {}))
-        _check(member, values[member], constraints, member in shape.get("required", ()), violations)
+        required = member in shape.get("required", ())
+        _check(_message_name(ref, member), values[member], constraints, required, violations)
     violations.raise_if_any()
     return {k: v for k, v in values.items() if v is not None}
+
+
+def _message_name(ref: Mapping[str, Any], member: str) -> str:
+    """How a violation names a member: a query parameter by its wire name
+    (``pageToken`` for NextToken), anything else by its lower-camel member name."""
+    if ref.get("location") == "querystring":
+        return ref["locationName"]
+    return _wire_name(member)
 
 
 def header(headers: Mapping[str, str], name: str) -> str | None:
@@ -137,52 +151,55 @@ def header(headers: Mapping[str, str], name: str) -> str | None:
     return None
 
 
-def _convert(shape: dict, member: str, value: Any, violations: _Violations) -> Any:
+def _convert(shape: dict, wire: str, value: Any, violations: _Violations) -> Any:
+    """The value as the member's type, or _INVALID with its violation recorded."""
     if value is None:
         return None
     kind = shape["type"]
     if kind in ("integer", "long"):
-        if isinstance(value, bool):
-            violations.add(_wire_name(member), value, "Member must be a number")
-            return None
-        if isinstance(value, int):
-            return value
-        if isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value.strip()):
-            return int(value)
-        violations.add(_wire_name(member), value, "Member must be a number")
-        return None
+        number = None
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        elif isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value.strip()):
+            number = int(value)
+        low, high = _RANGES[kind]
+        if number is not None and low <= number <= high:
+            return number
+        return _invalid(wire, value, "Member must be a number", violations)
     if kind == "boolean":
         if isinstance(value, bool):
             return value
         if isinstance(value, str) and value.lower() in ("true", "false"):
             return value.lower() == "true"
-        violations.add(_wire_name(member), value, "Member must be a boolean")
-        return None
+        return _invalid(wire, value, "Member must be a boolean", violations)
     if kind == "string":
         if not isinstance(value, str):
-            violations.add(_wire_name(member), value, "Member must be a string")
-            return None
+            return _invalid(wire, value, "Member must be a string", violations)
         return value
     if kind == "list":
         if not isinstance(value, list):
-            violations.add(_wire_name(member), value, "Member must be a list")
-            return None
+            return _invalid(wire, value, "Member must be a list", violations)
         item_shape = _shape(shape["member"]["shape"])
-        return [_convert(item_shape, member, item, violations) for item in value]
+        return [_convert(item_shape, wire, item, violations) for item in value]
     if kind == "structure":
         if not isinstance(value, dict):
-            violations.add(_wire_name(member), value, "Member must be a structure")
-            return None
+            return _invalid(wire, value, "Member must be a structure", violations)
         out = {}
         for name, ref in shape["members"].items():
             if name in value:
-                out[name] = _convert(_shape(ref["shape"]), name, value[name], violations)
+                out[name] = _convert(_shape(ref["shape"]), _wire_name(name), value[name], violations)
         return out
     return value
 
 
-def _check(member: str, value: Any, c: Mapping[str, Any], required: bool, violations: _Violations) -> None:
-    wire = _wire_name(member)
+def _invalid(wire: str, value: Any, constraint: str, violations: _Violations) -> object:
+    violations.add(wire, value, constraint)
+    return _INVALID
+
+
+def _check(wire: str, value: Any, c: Mapping[str, Any], required: bool, violations: _Violations) -> None:
+    if value is _INVALID:
+        return
     if value is None:
         if required:
             violations.add(wire, None, "Member must not be null")
@@ -205,10 +222,11 @@ def _check(member: str, value: Any, c: Mapping[str, Any], required: bool, violat
     elif kind == "list":
         item_shape = _shape(c["member"]["shape"])
         for item in value:
-            _check(member, item, item_shape, False, violations)
+            _check(wire, item, item_shape, False, violations)
     elif kind == "structure":
         for name, ref in c["members"].items():
-            _check(name, value.get(name), _shape(ref["shape"]), name in c.get("required", ()), violations)
+            required = name in c.get("required", ())
+            _check(_wire_name(name), value.get(name), _shape(ref["shape"]), required, violations)
 
 
 @dataclass(frozen=True)

@@ -5,14 +5,14 @@ server; blocksnap serves with granian instead and needs only this thin
 translation from a WSGI request to an API Gateway proxy event and back. Bodies
 are handed over as raw bytes (no base64 round trip on the way in), and unknown
 paths get an AWS-shaped JSON 404 rather than API Gateway's 403
-"Missing Authentication Token". Responses come back as raw bytes too
+"Missing Authentication Token", and a known path with another method gets
+the same shape with 405 rather than Chalice's own body. Responses come back as raw bytes too
 (:data:`~chalicelib.http.gateway.RAW_BODY_MARK`).
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import uuid
 from http import HTTPStatus
 from typing import Any, Callable, Iterable
@@ -20,7 +20,18 @@ from urllib.parse import parse_qs
 
 from chalice.local import RouteMatcher
 
+from ..domain.errors import (
+    BlocksnapError,
+    MethodNotAllowed,
+    RequestTooLarge,
+    SerializationError,
+    UnknownOperation,
+)
+from .errors import error_response
 from .gateway import RAW_BODY_MARK
+
+# A block (512 KiB) is the largest body any operation takes; JSON documents are far smaller.
+MAX_BODY = 1024 * 1024
 
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
 
@@ -46,12 +57,12 @@ class ChaliceWSGI:
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO") or "/"
+        method = environ["REQUEST_METHOD"]
         try:
-            match = self.matcher.match_route(path)
-        except ValueError:
-            return self._not_found(path, start_response)
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length > 0 else b""
+            match = self._route(path, method)
+            body = _body(environ)
+        except BlocksnapError as exc:
+            return self._error(exc, start_response)
         headers = {
             key[5:].replace("_", "-").lower(): value
             for key, value in environ.items()
@@ -64,7 +75,7 @@ class ChaliceWSGI:
         query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
         event = {
             "requestContext": {
-                "httpMethod": environ["REQUEST_METHOD"],
+                "httpMethod": method,
                 "resourcePath": match.route,
                 "identity": {"sourceIp": environ.get("REMOTE_ADDR", "")},
                 "path": path,
@@ -93,19 +104,47 @@ class ChaliceWSGI:
         start_response(f"{status} {_REASONS.get(status, '')}", header_list)
         return [out]
 
+    def _route(self, path: str, method: str):
+        try:
+            match = self.matcher.match_route(path)
+        except ValueError:
+            raise UnknownOperation(f"No operation is served at {path}") from None
+        methods = self.app.routes[match.route]
+        if method not in methods:
+            raise MethodNotAllowed(f"No operation is served at {method} {path}", tuple(sorted(methods)))
+        return match
+
     @staticmethod
-    def _not_found(path: str, start_response: Callable) -> Iterable[bytes]:
-        body = json.dumps({"message": f"No operation is served at {path}"}).encode()
-        start_response(
-            "404 Not Found",
-            [
-                ("Content-Type", "application/json"),
-                ("x-amzn-ErrorType", "UnknownOperationException"),
-                ("x-amzn-RequestId", str(uuid.uuid4())),
-                ("Content-Length", str(len(body))),
-            ],
-        )
+    def _error(exc: BlocksnapError, start_response: Callable) -> Iterable[bytes]:
+        status, headers, body = error_response(exc)
+        header_list = list(headers.items())
+        if isinstance(exc, MethodNotAllowed):
+            header_list.append(("Allow", ", ".join(exc.allowed)))
+        header_list += [("x-amzn-RequestId", str(uuid.uuid4())), ("Content-Length", str(len(body)))]
+        start_response(f"{status} {_REASONS.get(status, '')}", header_list)
         return [body]
+
+
+def _body(environ: dict) -> bytes:
+    """The whole body, whether sized by Content-Length or chunked, refused beyond MAX_BODY.
+
+    botocore sends a body it cannot size (a stream, such as the body of a
+    GetSnapshotBlock being copied) with chunked transfer encoding, so no
+    Content-Length means "read to the end", not "empty".
+    """
+    stream = environ["wsgi.input"]
+    declared = environ.get("CONTENT_LENGTH")
+    if declared:
+        if not declared.isdigit():
+            raise SerializationError(f"Content-Length {declared!r} is not a number")
+        length = int(declared)
+        if length > MAX_BODY:
+            raise RequestTooLarge(f"The request body of {length} bytes is larger than {MAX_BODY} bytes")
+        return stream.read(length) if length > 0 else b""
+    body = stream.read(MAX_BODY + 1)
+    if len(body) > MAX_BODY:
+        raise RequestTooLarge(f"The request body is larger than {MAX_BODY} bytes")
+    return body
 
 
 def _params(route: str) -> list[str]:

@@ -103,5 +103,15 @@ def all_blocks(ebs, snapshot_id: str, **kw) -> list[dict]:
     return paginate(ebs.list_snapshot_blocks, "Blocks", SnapshotId=snapshot_id, **kw)
 
 
+def read_all(ebs, snapshot_id: str) -> dict[int, bytes]:
+    """Every block of a snapshot, read back through GetSnapshotBlock."""
+    return {
+        b["BlockIndex"]: ebs.get_snapshot_block(
+            SnapshotId=snapshot_id, BlockIndex=b["BlockIndex"], BlockToken=b["BlockToken"]
+        )["BlockData"].read()
+        for b in all_blocks(ebs, snapshot_id)
+    }
+
+
 def all_changes(ebs, first: str, second: str, **kw) -> list[dict]:
     return paginate(ebs.list_changed_blocks, "ChangedBlocks", FirstSnapshotId=first, SecondSnapshotId=second, **kw)

@@ -12,14 +12,7 @@ from botocore.exceptions import ClientError
 
 from tests.servers import BlocksnapServer
 
-from .conftest import BACKENDS, all_blocks, block, put, snapshot, start_server, wait_status
-
-
-def read_all(ebs, sid) -> dict[int, bytes]:
-    return {
-        b["BlockIndex"]: ebs.get_snapshot_block(SnapshotId=sid, BlockIndex=b["BlockIndex"], BlockToken=b["BlockToken"])["BlockData"].read()
-        for b in all_blocks(ebs, sid)
-    }
+from .conftest import BACKENDS, block, put, read_all, snapshot, start_server, wait_status
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError, ParamValidationError
 
 from chalicelib.domain.checksums import linear_aggregate
 
-from .conftest import BLOCK, all_blocks, block, checksum, put, snapshot, wait_status
+from .conftest import BLOCK, all_blocks, block, checksum, put, read_all, snapshot, wait_status
 
 
 def error_of(excinfo) -> tuple[int, str, str, str | None]:
@@ -274,6 +274,9 @@ def test_volume_size_and_tags_limits(ebs):
         ebs.start_snapshot(VolumeSize=1, Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(51)])
     assert error_of(e)[3] == "INVALID_TAG"
     assert len(ebs.start_snapshot(VolumeSize=1, Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(50)])["Tags"]) == 50
+    with pytest.raises(ClientError) as e:  # Key is optional in the model, but a tag needs one
+        ebs.start_snapshot(VolumeSize=1, Tags=[{"Value": "v"}])
+    assert error_of(e)[3] == "INVALID_TAG"
 
 
 def test_client_token_idempotency(ebs):
@@ -316,10 +319,37 @@ def test_errors_carry_request_ids_and_json(server):
     assert unknown.status_code == 404 and unknown.headers["x-amzn-RequestId"] and unknown.json()["message"]
 
 
-def test_malformed_json_is_a_client_error(server):
-    resp = requests.post(f"{server.url}/snapshots", data=b"{not json", headers={"Content-Type": "application/json"})
+@pytest.mark.parametrize("body", [b"{not json", b"[" * 100_000, b'{"VolumeSize":' + b"[" * 100_000 + b"]" * 100_000 + b"}"],
+                         ids=["not-json", "deep-array", "deep-member"])
+def test_malformed_json_is_a_client_error(server, body):
+    resp = requests.post(f"{server.url}/snapshots", data=body, headers={"Content-Type": "application/json"})
     assert resp.status_code == 400
     assert resp.headers["x-amzn-ErrorType"].startswith("SerializationException")
+
+
+def test_a_known_path_with_another_method_gets_the_aws_error_shape(server):
+    resp = requests.delete(f"{server.url}/snapshots/snap-0123456789abcdef0/blocks/0")
+    assert resp.status_code == 405 and resp.headers["Allow"] == "GET, PUT"
+    assert resp.headers["x-amzn-ErrorType"].startswith("UnknownOperationException")
+    assert resp.headers["x-amzn-RequestId"] and resp.json()["message"]
+
+
+def test_a_body_larger_than_any_operation_takes_is_refused_unread(server):
+    resp = requests.post(f"{server.url}/snapshots", data=b" " * (2 * 1024 * 1024), headers={"Content-Type": "application/json"})
+    assert resp.status_code == 413 and resp.headers["x-amzn-ErrorType"] and resp.json()["message"]
+
+
+def test_a_streamed_block_body_is_read_whole(ebs):
+    """botocore sends a body it cannot size with chunked encoding: copying one snapshot's block into another."""
+    source = snapshot(ebs, {3: block("copied")})
+    token = {b["BlockIndex"]: b["BlockToken"] for b in ebs.list_snapshot_blocks(SnapshotId=source)["Blocks"]}[3]
+    got = ebs.get_snapshot_block(SnapshotId=source, BlockIndex=3, BlockToken=token)
+    target = ebs.start_snapshot(VolumeSize=1)["SnapshotId"]
+    ebs.put_snapshot_block(SnapshotId=target, BlockIndex=0, BlockData=got["BlockData"], DataLength=BLOCK,
+                           Checksum=got["Checksum"], ChecksumAlgorithm="SHA256")
+    ebs.complete_snapshot(SnapshotId=target, ChangedBlocksCount=1)
+    wait_status(ebs, target)
+    assert read_all(ebs, target) == {0: block("copied")}
 
 
 def test_describe_extension_reports_any_state(ebs, server):

@@ -42,6 +42,42 @@ def test_required_and_type_errors():
         model.parse("StartSnapshot", raw(body=b"[1]"))
 
 
+@pytest.mark.parametrize("request_", [
+    ("PutSnapshotBlock", raw(uri={"snapshotId": "snap-0123456789abcdef0", "blockIndex": "x"},
+                             headers={"x-amz-Data-Length": "524288", "x-amz-Checksum": "AAAA",
+                                      "x-amz-Checksum-Algorithm": "SHA256"}, body=b"b")),
+    ("StartSnapshot", raw(body=b'{"VolumeSize": 1.5}')),
+    ("StartSnapshot", raw(body=b'{"VolumeSize": true}')),
+])
+def test_a_wrongly_typed_required_member_is_one_violation(request_):
+    with pytest.raises(ConstraintViolation) as e:
+        model.parse(*request_)
+    assert e.value.message.startswith("1 validation error detected: ")
+    assert "Member must be a number" in e.value.message
+
+
+def test_numbers_beyond_the_model_types_are_violations():
+    """BlockIndex is an int, VolumeSize a long: Coral's Java types, not Python's unbounded ints."""
+    with pytest.raises(ConstraintViolation, match="at 'blockIndex' failed to satisfy constraint: Member must be a number"):
+        model.parse("GetSnapshotBlock", raw(uri={"snapshotId": "snap-0123456789abcdef0", "blockIndex": str(2**31)},
+                                            query={"blockToken": "A"}))
+    with pytest.raises(ConstraintViolation, match="at 'volumeSize'"):
+        model.parse("StartSnapshot", raw(body=json.dumps({"VolumeSize": 2**63}).encode()))
+    assert model.parse("StartSnapshot", raw(body=json.dumps({"VolumeSize": 2**40}).encode()))["VolumeSize"] == 2**40
+
+
+def test_query_parameters_are_named_as_on_the_wire():
+    with pytest.raises(ConstraintViolation, match="Value '' at 'pageToken' failed"):
+        model.parse("ListSnapshotBlocks", raw(uri={"snapshotId": "snap-0123456789abcdef0"}, query={"pageToken": ""}))
+
+
+def test_deeply_nested_json_is_a_serialization_error():
+    with pytest.raises(SerializationError):
+        model.parse("StartSnapshot", raw(body=b"[" * 100_000))
+    with pytest.raises(SerializationError):
+        model.parse("StartSnapshot", raw(body=b'{"VolumeSize":' + b"[" * 100_000 + b"]" * 100_000 + b"}"))
+
+
 def test_tag_members_are_validated():
     with pytest.raises(ConstraintViolation, match="at 'key'"):
         model.parse("StartSnapshot", raw(body=json.dumps({"VolumeSize": 1, "Tags": [{"Key": "k" * 200, "Value": "v"}]}).encode()))
