@@ -15,14 +15,12 @@ from pathlib import Path
 
 from .. import wiring
 from ..http.wsgi import ChaliceWSGI
-from .heap import reuse_freed_buffers
 from .lifeline import exit_with_supervisor
 from .serve import runtime_for
 
 
 def create_app() -> ChaliceWSGI:
     exit_with_supervisor()
-    reuse_freed_buffers()
     runtime_for(
         os.environ[wiring.ENV_BACKEND],
         Path(os.environ[wiring.ENV_DATA_DIR]),
