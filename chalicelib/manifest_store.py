@@ -2,8 +2,9 @@
 
 Pages are immutable once written, so a cached page never goes stale and the
 cache needs no invalidation; it is bounded by page count so that a process
-serving many snapshots keeps a flat memory profile. A cold process reads three
-pages to answer its first GetSnapshotBlock, whatever the manifest's size.
+serving many snapshots keeps a flat memory profile. A cold process reads one
+page per tree level to answer its first GetSnapshotBlock: at most 4, and 2
+for manifests of up to roughly 65,000 blocks (docs/manifest.md).
 """
 
 from __future__ import annotations

@@ -6,10 +6,12 @@
   ``status`` for the index below, ``last_activity`` (a number) for the
   conditional touch. On read, the lifted ``last_activity`` wins.
 * **Checkpoint items** share the table under ``checkpoint/<name>`` with one
-  ``position`` attribute. Snapshot ids are ``snap-…``, so the two cannot
-  collide, and having no ``status`` keeps checkpoints out of the index and out
-  of :meth:`all_snapshots`. One table is one thing to create, grant and wipe on
-  ``blocksnap rebuild``.
+  DynamoDB attribute, ``sequence`` (``position`` in the pynamodb model). Snapshot ids are
+  ``snap-…``, so the two cannot collide, and having no ``status`` keeps
+  checkpoints out of the index and out of :meth:`all_snapshots`. One table is
+  one thing to create, grant and wipe (:meth:`clear`) for a rebuild: the same
+  projections replay the event table into it. The ``blocksnap rebuild``
+  command covers the embedded backend only so far.
 * **status-index** (GSI on ``status``, KEYS_ONLY) lets the timeout sweep read
   the pending snapshots instead of scanning every snapshot ever taken. Keys
   only, because ``touch_snapshot`` rewrites ``last_activity`` of a busy
@@ -22,8 +24,8 @@
   whose condition failure is swallowed, so a late or redelivered stream batch
   never moves a snapshot's clock back.
 
-Gap: :meth:`all_snapshots` and :meth:`clear` scan the table; they serve the
-admin listing and ``rebuild``, not the request path.
+Gap: :meth:`all_snapshots` and :meth:`clear` scan the table; they serve a
+rebuild, not the request path.
 """
 
 from __future__ import annotations

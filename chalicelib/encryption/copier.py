@@ -1,9 +1,10 @@
 """Encrypted copies: re-encrypting every block of a sealed snapshot under a new lineage.
 
 A copy is a new, full (not incremental) snapshot whose lineage is its own id.
-CreateCopy (the API) appends :class:`CopyRequested`; the encryption function
-follows the log and runs :meth:`Copier.handle`, because only it may hold the
-copy's data key, and the source's when the source is encrypted too.
+CopySnapshot (the API's ``POST /blocksnap/v1/snapshots/{id}/copy``) appends
+:class:`CopyRequested`; the encryption function follows the log and runs
+:meth:`Copier.handle`, because only it may hold the copy's data key, and the
+source's when the source is encrypted too.
 
 The copy is written as an ordinary client would write it: each block's
 ``BlockWritten`` through the service, then a completion with the count and
