@@ -9,6 +9,7 @@ sets the same variables, so the server and a deployed function share one path.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import threading
 import time
@@ -27,7 +28,7 @@ from .projections.runner import BatchSource, LogSource, Projector
 from .projections.sealing import ManifestProjection, Sealer
 from .projections.snapshot_records import SnapshotRecordsProjection
 from .projections.timekeeper import Timekeeper
-from .service import Settings, SnapshotService
+from .service import DEFAULT_OWNER_ID, DEFAULT_REGION, Settings, SnapshotService
 
 if TYPE_CHECKING:
     from .adapters.aws_setup import AwsNames
@@ -38,6 +39,7 @@ ENV_MINUTE_SECONDS = "BLOCKSNAP_TIMEOUT_MINUTE_SECONDS"
 ENV_RUN_PROJECTOR = "BLOCKSNAP_RUN_PROJECTOR"
 ENV_ENCRYPTION_FUNCTION = "BLOCKSNAP_ENCRYPTION_FUNCTION"
 ENV_DEFAULT_KMS_KEY = "BLOCKSNAP_DEFAULT_KMS_KEY_ARN"
+ENV_OWNER_ID = "BLOCKSNAP_OWNER_ID"
 WORKER_SOCKET = "encryption.sock"
 
 
@@ -86,9 +88,10 @@ def assemble(
     clock: Callable[[], float] = time.time,
     minute_seconds: float = 60.0,
     encryption: EncryptionFunction | None = None,
+    region: str | None = None,
 ) -> Runtime:
     manifests = ManifestStore(blocks)
-    settings = Settings(default_kms_key_arn=os.environ.get(ENV_DEFAULT_KMS_KEY))
+    settings = settings_from_env(region)
     service = SnapshotService(
         events, records, manifests, BlockIO(blocks, encryption), TokenMinter(secret), clock, settings
     )
@@ -101,6 +104,20 @@ def assemble(
         timekeeper,
     )
     return Runtime(events, records, blocks, manifests, service, projector, timekeeper)
+
+
+def settings_from_env(region: str | None = None) -> Settings:
+    """The account and region the service reports (OwnerId, default KMS key ARN).
+
+    On AWS the deployment sets ``BLOCKSNAP_OWNER_ID`` to the account id and
+    the region comes from the boto3 session; locally both keep the
+    placeholders a fresh emulator uses.
+    """
+    owner = os.environ.get(ENV_OWNER_ID) or DEFAULT_OWNER_ID
+    if not re.fullmatch(r"[0-9]{12}", owner):
+        raise SystemExit(f"blocksnap: {ENV_OWNER_ID} must be a 12-digit AWS account id, not {owner!r}")
+    region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+    return Settings(owner_id=owner, region=region, default_kms_key_arn=os.environ.get(ENV_DEFAULT_KMS_KEY))
 
 
 def embedded(
@@ -209,7 +226,7 @@ def aws(
     source = stream_source(records) if poll_stream else None
     return assemble(
         events, records, S3BlockStore(s3, names.bucket), _aws_secret(s3, names.bucket),
-        source, clock, minute_seconds, encryption,
+        source, clock, minute_seconds, encryption, region,
     )
 
 

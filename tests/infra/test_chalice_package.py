@@ -193,6 +193,11 @@ def test_api_knows_the_encryption_function_it_may_invoke(merged):
         assert "BLOCKSNAP_ENCRYPTION_FUNCTION" not in merged["Resources"][name]["Properties"]["Environment"]["Variables"]
 
 
+def test_every_function_reports_the_account_it_runs_in(merged):
+    """OwnerId and the default KMS key ARN name the deploying account, not the local placeholder."""
+    assert merged["Globals"]["Function"]["Environment"]["Variables"]["BLOCKSNAP_OWNER_ID"] == {"Ref": "AWS::AccountId"}
+
+
 # ---- merge.json -------------------------------------------------------------
 
 
