@@ -60,7 +60,7 @@ class ChaliceWSGI:
         method = environ["REQUEST_METHOD"]
         try:
             match = self._route(path, method)
-            body = _body(environ)
+            body = request_body(environ)
         except BlocksnapError as exc:
             return self._error(exc, start_response)
         headers = {
@@ -125,12 +125,15 @@ class ChaliceWSGI:
         return [body]
 
 
-def _body(environ: dict) -> bytes:
+def request_body(environ: dict) -> bytes:
     """The whole body, whether sized by Content-Length or chunked, refused beyond MAX_BODY.
 
     botocore sends a body it cannot size (a stream, such as the body of a
     GetSnapshotBlock being copied) with chunked transfer encoding, so no
-    Content-Length means "read to the end", not "empty".
+    Content-Length means "read to the end", not "empty", where the server
+    ends the input stream at the end of the body (``wsgi.input_terminated``,
+    as granian does). Elsewhere (wsgiref) reading past Content-Length would
+    block until the client hangs up, so there no Content-Length is no body.
     """
     stream = environ["wsgi.input"]
     declared = environ.get("CONTENT_LENGTH")
@@ -141,6 +144,8 @@ def _body(environ: dict) -> bytes:
         if length > MAX_BODY:
             raise RequestTooLarge(f"The request body of {length} bytes is larger than {MAX_BODY} bytes")
         return stream.read(length) if length > 0 else b""
+    if not environ.get("wsgi.input_terminated"):
+        return b""
     body = stream.read(MAX_BODY + 1)
     if len(body) > MAX_BODY:
         raise RequestTooLarge(f"The request body is larger than {MAX_BODY} bytes")

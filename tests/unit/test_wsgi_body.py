@@ -1,0 +1,41 @@
+"""How the WSGI front reads a request body, on servers that end the input stream and on those that do not."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from chalicelib.domain.errors import RequestTooLarge
+from chalicelib.http.wsgi import MAX_BODY, request_body
+
+
+class _Unterminated(io.BytesIO):
+    """A wsgiref-style input: reading past Content-Length would wait for the client."""
+
+    def read(self, size=-1):
+        if size is None or size < 0 or size > len(self.getvalue()):
+            raise AssertionError("read past the body: on wsgiref this blocks until the client hangs up")
+        return super().read(size)
+
+
+def test_a_sized_body_is_read_to_its_length():
+    assert request_body({"wsgi.input": _Unterminated(b"abc"), "CONTENT_LENGTH": "3"}) == b"abc"
+
+
+def test_an_unsized_body_is_read_whole_where_the_server_ends_the_stream():
+    environ = {"wsgi.input": io.BytesIO(b"x" * 1000), "wsgi.input_terminated": True}
+    assert request_body(environ) == b"x" * 1000
+
+
+def test_an_unsized_body_is_empty_where_the_server_does_not_end_the_stream():
+    assert request_body({"wsgi.input": _Unterminated(b"")}) == b""
+
+
+@pytest.mark.parametrize("environ", [
+    {"CONTENT_LENGTH": str(MAX_BODY + 1)},
+    {"wsgi.input_terminated": True},
+])
+def test_bodies_over_the_limit_are_refused(environ):
+    with pytest.raises(RequestTooLarge):
+        request_body({"wsgi.input": io.BytesIO(b"x" * (MAX_BODY + 1)), **environ})
