@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -32,6 +33,50 @@ def test_restart_in_the_middle_of_a_snapshot(tmp_path, request, stop, backend):
         ebs.complete_snapshot(SnapshotId=pending, ChangedBlocksCount=2)
         wait_status(ebs, pending)
         assert read_all(ebs, pending) == {0: block("kept0"), 1: block("before"), 2: block("after"), 5: block("kept5")}
+    finally:
+        srv.stop()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_kill_under_load_loses_no_acknowledged_write(tmp_path, request, backend):
+    """SIGKILL while four clients write; after a restart, every acknowledged block reads back whole,
+    and the writes that got no answer can simply be retried, as a client would."""
+    srv = start_server(backend, request, tmp_path / "data", env={"BLOCKSNAP_PROCESSES": "2"})
+    try:
+        ebs = srv.client()
+        parent = snapshot(ebs, {0: block("parent0"), 150: block("parent150")})
+        sid = ebs.start_snapshot(VolumeSize=1, ParentSnapshotId=parent)["SnapshotId"]
+        acknowledged: set[int] = set()
+        lock = threading.Lock()
+
+        def writer(first: int) -> None:
+            client = srv.client(connect_timeout=2, read_timeout=10)
+            for index in range(first, 200, 4):
+                try:
+                    put(client, sid, index, block(f"w{index}"))
+                except Exception:  # the server is gone: this write got no answer
+                    return
+                with lock:
+                    acknowledged.add(index)
+
+        threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 30
+        while len(acknowledged) < 50 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        srv.kill()
+        for thread in threads:
+            thread.join(30)
+        assert 50 <= len(acknowledged) < 200, "the kill did not land in the middle of the writes"
+        srv.start()
+        ebs = srv.client()
+        for index in sorted(set(range(200)) - acknowledged):
+            put(ebs, sid, index, block(f"w{index}"))
+        ebs.complete_snapshot(SnapshotId=sid, ChangedBlocksCount=200)
+        assert wait_status(ebs, sid) == "completed"
+        expected = {index: block(f"w{index}") for index in range(200)}
+        assert read_all(ebs, sid) == expected
     finally:
         srv.stop()
 
