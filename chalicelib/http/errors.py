@@ -59,4 +59,3 @@ def error_response(exc: Exception) -> tuple[int, dict[str, str], bytes]:
         "Content-Type": "application/json",
     }
     return status, headers, json.dumps(body).encode()
-
