@@ -12,8 +12,10 @@ import hashlib
 import pytest
 
 from chalicelib import wiring
+from chalicelib.adapters.file_blocks import FileBlockStore
+from chalicelib.adapters.sqlite_read_models import SQLiteReadModelStore
 from chalicelib.domain.events import OUTCOME_KEY, SnapshotSealed
-from chalicelib.projections.runner import Projector
+from chalicelib.projections.runner import LogSource, Projector
 
 BLOCK = 524288
 
@@ -83,8 +85,9 @@ def test_embedded_projector_replays_a_killed_batch(tmp_path):
     sids = scenario(runtime)
     crash_midway(runtime.projector)
     drain(runtime.projector)  # the sealer's own events are projected by later batches
-    fresh = wiring.embedded(tmp_path / "data")
-    fresh.records.clear()
+    fresh_records = SQLiteReadModelStore(tmp_path / "fresh-readmodels.sqlite3")
+    fresh = wiring.assemble(runtime.events, fresh_records, FileBlockStore(tmp_path / "fresh-store"), b"s" * 32,
+                            LogSource(runtime.events, fresh_records))
     drain(fresh.projector)
     check(runtime, fresh.records, sids)
 
