@@ -196,11 +196,22 @@ class SnapshotService:
         try:
             self.events.append(records)
         except DuplicateEvent:
+            if token is None and self._already_appended(started):
+                return started
             replay = self._replay(token, started.request_digest or "")
             if replay is None:
                 raise
             return replay
         return started
+
+    def _already_appended(self, started: SnapshotStarted) -> bool:
+        """True when the collision is with this very event: a retried write whose first attempt landed.
+
+        Snapshot ids are random, so without a ClientToken that is the only way
+        a start can collide (DynamoDB's PutItem retried after a lost response).
+        """
+        stored = self.events.query(lifecycle_stream(started.snapshot_id), STARTED_KEY)
+        return [record.event for record in stored] == [started]
 
     def _replay(self, client_token: str | None, digest: str) -> SnapshotStarted | None:
         if client_token is None:
