@@ -10,9 +10,7 @@ clean error instead of being served.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-
+from .domain.checksums import sha256_b64
 from .domain.errors import CorruptData, ObjectNotFound, ValidationError
 from .domain.manifest import Entry
 from .domain.snapshot import BLOCK_SIZE
@@ -51,19 +49,19 @@ class BlockIO:
             data = self._function().decrypt(lineage_id, key, data)
         return data
 
-    def assemble(self, entry: Entry, lineage_id: str | None = None) -> bytes:
-        """The full 512 KiB content of an entry: its base with its sub-block parts laid over."""
-        base = ZERO_BLOCK if entry.key is None else self.read_object(entry.key, lineage_id)
-        if not entry.parts:
-            return base
-        merged = bytearray(base)
-        for part in entry.parts:
-            merged[part.offset : part.offset + part.length] = self.read_object(part.key, lineage_id)[: part.length]
-        return bytes(merged)
-
     def read(self, entry: Entry, lineage_id: str | None = None) -> bytes:
-        data = self.assemble(entry, lineage_id)
-        digest = base64.b64encode(hashlib.sha256(data).digest()).decode("ascii")
-        if len(data) != BLOCK_SIZE or digest != entry.digest:
+        """The full 512 KiB content of an entry, its base with its sub-block parts laid over, verified.
+
+        Verified here, where every reader passes (GetSnapshotBlock, the base of
+        a sub-block merge, the encrypted copy), so no path can build on bytes
+        that do not match the digest the manifest recorded for them.
+        """
+        data = ZERO_BLOCK if entry.key is None else self.read_object(entry.key, lineage_id)
+        if entry.parts:
+            merged = bytearray(data)
+            for part in entry.parts:
+                merged[part.offset : part.offset + part.length] = self.read_object(part.key, lineage_id)[: part.length]
+            data = bytes(merged)
+        if len(data) != BLOCK_SIZE or sha256_b64(data) != entry.digest:
             raise CorruptData(f"block {entry.index} of {entry.writer} failed its checksum on read")
         return data

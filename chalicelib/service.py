@@ -386,7 +386,7 @@ class SnapshotService:
                 return None
             inherited = self.manifests.open(parent_id).lookup(index) if parent_id else None
             current = fold_writes(history, lambda i: inherited).get(index, inherited)
-            merged = bytearray(self.blockio.assemble(current, lineage) if current else ZERO_BLOCK)
+            merged = bytearray(self.blockio.read(current, lineage) if current else ZERO_BLOCK)
             merged[offset : offset + length] = data
             return SubBlockWritten(
                 snapshot_id, index, seq, offset, length, digest, key,
