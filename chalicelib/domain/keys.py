@@ -38,12 +38,12 @@ SNAPSHOT_ID = re.compile(r"snap-[0-9a-f]{17}")
 BLOCK_OBJECT_KEY = re.compile(
     r"blocks/snap-[0-9a-f]{17}/[0-9]{9}-(?:[0-9a-f]{64}|sub-[0-9]{6}-[0-9]+-[0-9a-f]{64})"
 )
-_OBJECT_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
+_OBJECT_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*")
 
 
 def check_key(key: str) -> str:
     """Every adapter's last check before a key touches a path or a bucket."""
-    if not _OBJECT_KEY.match(key) or ".." in key:
+    if not _OBJECT_KEY.fullmatch(key) or ".." in key:
         raise ValueError(f"invalid block-store key: {key!r}")
     return key
 

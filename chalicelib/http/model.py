@@ -215,7 +215,7 @@ def _check(wire: str, value: Any, c: Mapping[str, Any], required: bool, violatio
             violations.add(wire, value, f"Member must have length greater than or equal to {c['min']}")
         if "max" in c and len(value) > c["max"]:
             violations.add(wire, value, f"Member must have length less than or equal to {c['max']}")
-        if c.get("pattern") and not re.search(c["pattern"], value):
+        if c.get("pattern") and not re.fullmatch(c["pattern"], value):
             violations.add(wire, value, f"Member must satisfy regular expression pattern: {c['pattern']}")
         if c.get("enum") and value not in c["enum"]:
             violations.add(wire, value, f"Member must satisfy enum value set: [{', '.join(c['enum'])}]")

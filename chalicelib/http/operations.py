@@ -22,7 +22,7 @@ from ..service import SnapshotService
 from . import model
 from .errors import error_response
 
-_SNAPSHOT_ID = re.compile(r"^snap-[0-9a-f]+$")
+_SNAPSHOT_ID = re.compile(r"snap-[0-9a-f]+")
 
 _HANDLERS: dict[str, Callable[[SnapshotService, dict], dict]] = {
     "StartSnapshot": SnapshotService.start_snapshot,
@@ -90,7 +90,7 @@ def ebs(service_factory: Callable[[], SnapshotService], op_name: str, request: R
 
 
 def check_snapshot_id(value: str, member: str = "snapshotId") -> str:
-    if not (1 <= len(value) <= 64) or not _SNAPSHOT_ID.match(value):
+    if not (1 <= len(value) <= 64) or not _SNAPSHOT_ID.fullmatch(value):
         raise ConstraintViolation(
             member, value, "Member must satisfy regular expression pattern: ^snap-[0-9a-f]+$"
         )

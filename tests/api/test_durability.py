@@ -9,7 +9,8 @@ import time
 
 import pytest
 import requests
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from tests.servers import BlocksnapServer
 
@@ -47,6 +48,7 @@ def test_a_kill_under_load_loses_no_acknowledged_write(tmp_path, request, backen
         parent = snapshot(ebs, {0: block("parent0"), 150: block("parent150")})
         sid = ebs.start_snapshot(VolumeSize=1, ParentSnapshotId=parent)["SnapshotId"]
         acknowledged: set[int] = set()
+        failures: list[Exception] = []
         lock = threading.Lock()
 
         def writer(first: int) -> None:
@@ -54,7 +56,10 @@ def test_a_kill_under_load_loses_no_acknowledged_write(tmp_path, request, backen
             for index in range(first, 200, 4):
                 try:
                     put(client, sid, index, block(f"w{index}"))
-                except Exception:  # the server is gone: this write got no answer
+                except (BotoConnectionError, HTTPClientError):
+                    return  # the server is gone: this write got no answer
+                except Exception as exc:  # an answer, but not a success: that is a failure
+                    failures.append(exc)
                     return
                 with lock:
                     acknowledged.add(index)
@@ -68,6 +73,7 @@ def test_a_kill_under_load_loses_no_acknowledged_write(tmp_path, request, backen
         srv.kill()
         for thread in threads:
             thread.join(30)
+        assert failures == []
         assert 50 <= len(acknowledged) < 200, "the kill did not land in the middle of the writes"
         srv.start()
         ebs = srv.client()

@@ -98,3 +98,14 @@ def test_unexpected_errors_become_json_internal_errors():
     status, headers, body = error_response(KeyError("boom"))
     assert status == 500 and headers["x-amzn-ErrorType"].startswith("InternalServerException")
     assert b"boom" not in body and json.loads(body)["Message"]
+
+
+def test_patterns_match_the_whole_value_not_up_to_a_trailing_newline():
+    with pytest.raises(ConstraintViolation, match="at 'clientToken'"):
+        model.parse("StartSnapshot", raw(body=json.dumps({"VolumeSize": 1, "ClientToken": "tok\n"}).encode()))
+    with pytest.raises(ConstraintViolation, match="at 'checksum'"):
+        model.parse("PutSnapshotBlock", raw(
+            uri={"snapshotId": "snap-0123456789abcdef0", "blockIndex": "0"},
+            headers={"x-amz-Data-Length": "524288", "x-amz-Checksum": "AAAA\n", "x-amz-Checksum-Algorithm": "SHA256"},
+            body=b"b",
+        ))
