@@ -65,16 +65,21 @@ def snapshots_table_spec(name: str) -> dict:
     }
 
 
-def ensure_tables_and_bucket(names: AwsNames, *, region: str, endpoint_url: str | None = None) -> None:
+def ensure_tables_and_bucket(
+    names: AwsNames, *, region: str, endpoint_url: str | None = None, session: boto3.Session | None = None
+) -> None:
     """Create whatever of the two tables and the bucket does not exist yet.
 
     Safe to run concurrently: losing a creation race to another process counts
-    as success. Credentials come from the standard AWS chain.
+    as success. Credentials come from the standard AWS chain, endpoints from
+    ``session`` (a localstack-client session points at LocalStack) unless
+    ``endpoint_url`` names one.
     """
-    dynamodb = boto3.client("dynamodb", region_name=region, endpoint_url=endpoint_url)
+    factory = session or boto3.Session()
+    dynamodb = factory.client("dynamodb", region_name=region, endpoint_url=endpoint_url)
     for spec in (events_table_spec(names.events_table), snapshots_table_spec(names.snapshots_table)):
         _ensure_table(dynamodb, spec)
-    _ensure_bucket(boto3.client("s3", region_name=region, endpoint_url=endpoint_url), names.bucket, region)
+    _ensure_bucket(factory.client("s3", region_name=region, endpoint_url=endpoint_url), names.bucket, region)
 
 
 def _ensure_table(dynamodb, spec: dict) -> None:

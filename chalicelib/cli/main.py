@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         session = wiring.aws_session()
         region = session.region_name or "us-east-1"
         names = wiring.aws_names()
-        ensure_tables_and_bucket(names, region=region)
+        ensure_tables_and_bucket(names, region=region, session=session)
         print(f"ready: tables {names.events_table}, {names.snapshots_table}; bucket {names.bucket}")
         return 0
     if args.command == "rebuild":
