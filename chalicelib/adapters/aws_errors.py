@@ -4,7 +4,9 @@ Throttling that outlives botocore's own retries must reach the client as
 EBS's retryable ``RequestThrottledException`` (Reason
 ``DEPENDENCY_REQUEST_THROTTLED``), not as a 500, so that SDKs back off and
 retry instead of giving up. :func:`translates_throttling` wraps every public
-method of an adapter class, so no method can forget it.
+method of an adapter class, so no method can forget it (DynamoDB, S3, KMS);
+:func:`translate_throttling` wraps one function, where the calls sit in a
+private method (the Lambda invoke of the encryption function).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ THROTTLING_CODES = frozenset({
     "Throttling",
     "SlowDown",
     "RequestThrottled",
+    "TooManyRequestsException",  # Lambda
 })
 
 
@@ -41,7 +44,7 @@ def _translated(exc: Exception) -> Exception:
     return exc
 
 
-def _wrap(method):
+def translate_throttling(method):
     if inspect.isgeneratorfunction(method):
 
         @functools.wraps(method)
@@ -66,5 +69,5 @@ def _wrap(method):
 def translates_throttling(cls):
     for name, method in list(vars(cls).items()):
         if not name.startswith("_") and inspect.isfunction(method):
-            setattr(cls, name, _wrap(method))
+            setattr(cls, name, translate_throttling(method))
     return cls

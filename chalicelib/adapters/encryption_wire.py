@@ -23,11 +23,17 @@ from __future__ import annotations
 
 import json
 import socket
-from abc import abstractmethod
 import struct
+from abc import abstractmethod
 from typing import NoReturn
 
-from ..domain.errors import BlocksnapError, CorruptData, DependencyAccessDenied, ValidationError
+from ..domain.errors import (
+    BlocksnapError,
+    CorruptData,
+    DependencyAccessDenied,
+    DependencyThrottled,
+    ValidationError,
+)
 from ..ports import EncryptionFunction
 
 CREATE_LINEAGE_KEY = "create_lineage_key"
@@ -39,6 +45,7 @@ ERROR_TYPES: dict[str, type[BlocksnapError]] = {
     "DependencyAccessDenied": DependencyAccessDenied,
     "CorruptData": CorruptData,
     "ValidationError": ValidationError,
+    "DependencyThrottled": DependencyThrottled,
 }
 INTERNAL_ERROR = "InternalError"
 

@@ -9,8 +9,9 @@ The payload is the JSON wire of :mod:`.encryption_wire` with the bytes as
 base64 (a 512 KiB block becomes ~700 KB, inside the 6 MB synchronous
 payload limit). Errors the function raised on purpose come back as data and
 are raised here as the caller's own; a function that crashed or timed out
-(``FunctionError``) is a RuntimeError naming the function, and errors of the
-invoke call itself (throttling, a missing permission) propagate as botocore
+(``FunctionError``) is a RuntimeError naming the function. Throttling of the
+invoke call itself becomes :class:`DependencyThrottled`, as for every cloud
+dependency; its other errors (a missing permission) propagate as botocore
 raised them.
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import base64
 import json
 
+from .aws_errors import translate_throttling
 from .encryption_wire import RemoteEncryptionFunction, raise_error
 
 
@@ -27,6 +29,7 @@ class LambdaEncryptionFunction(RemoteEncryptionFunction):
         self._lambda = lambda_client
         self.function_name = function_name
 
+    @translate_throttling
     def _send(self, request: dict, data: bytes = b"") -> bytes:
         request["data"] = base64.b64encode(data).decode("ascii")
         response = self._lambda.invoke(

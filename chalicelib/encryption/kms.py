@@ -19,16 +19,20 @@ KMSInvalidStateException,                   ``INVALID_CUSTOMER_KEY``, since the
 InvalidKeyUsageException,                   caller chose that key; Decrypt:
 KeyUnavailableException                     DependencyAccessDenied, since the key
                                             was usable once and KMS now refuses
+ThrottlingException (after botocore's       DependencyThrottled, carried back to
+retries)                                    the API as EBS's retryable
+                                            RequestThrottledException
 ==========================================  ====================================
 
-Anything else (throttling after botocore's retries, network failures)
-propagates unchanged: it is transient, and the caller's retry is the answer.
+Anything else (network failures) propagates unchanged: it is transient, and
+the caller's retry is the answer.
 """
 
 from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
+from ..adapters.aws_errors import translates_throttling
 from ..domain.errors import CorruptData, DependencyAccessDenied, ValidationError
 from ..ports import KeyService
 
@@ -43,6 +47,7 @@ _KEY_UNUSABLE = {
 }
 
 
+@translates_throttling
 class KmsKeyService(KeyService):
     def __init__(self, kms_client):
         self._kms = kms_client

@@ -7,7 +7,7 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from chalicelib.domain.errors import CorruptData, DependencyAccessDenied, ValidationError
+from chalicelib.domain.errors import CorruptData, DependencyAccessDenied, DependencyThrottled, ValidationError
 from chalicelib.encryption.kms import KmsKeyService
 
 ARN = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
@@ -58,7 +58,7 @@ def test_decrypt_errors(stubbed, code, raised):
 
 def test_other_errors_propagate(stubbed):
     service, stubber = stubbed
-    stubber.add_client_error("decrypt", service_error_code="ThrottlingException", http_status_code=400)
+    stubber.add_client_error("decrypt", service_error_code="KMSInternalException", http_status_code=500)
     with pytest.raises(ClientError):
         service.decrypt(b"wrapped", CONTEXT)
 
@@ -102,3 +102,11 @@ def test_storage_throttling_becomes_request_throttled():
         list(Flaky().keys())
     with pytest.raises(ClientError):
         Flaky().other()
+
+
+def test_throttling_after_retries_is_the_retryable_dependency_error(stubbed):
+    service, stubber = stubbed
+    stubber.add_client_error("generate_data_key", service_error_code="ThrottlingException", service_message="slow down")
+    with pytest.raises(DependencyThrottled) as caught:
+        service.generate_data_key(ARN, CONTEXT)
+    assert caught.value.reason == "DEPENDENCY_REQUEST_THROTTLED"

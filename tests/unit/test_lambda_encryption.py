@@ -7,12 +7,14 @@ import json
 import os
 
 import pytest
+from botocore.exceptions import ClientError
 
+from chalicelib.adapters.encryption_wire import error_body
 from chalicelib.adapters.file_blocks import FileBlockStore
 from chalicelib.adapters.lambda_encryption import LambdaEncryptionFunction
 from chalicelib.domain import keys
 from chalicelib.domain.checksums import sha256_b64
-from chalicelib.domain.errors import CorruptData, DependencyAccessDenied, ValidationError
+from chalicelib.domain.errors import CorruptData, DependencyAccessDenied, DependencyThrottled, ValidationError
 from chalicelib.encryption.function import EncryptionService
 from chalicelib.encryption.local_kms import LocalKeyService
 
@@ -81,3 +83,20 @@ def test_a_crashed_function_is_a_runtime_error():
     client = LambdaEncryptionFunction(FakeLambda(crash), NAME)
     with pytest.raises(RuntimeError, match="blocksnap-encryption failed: MemoryError: out of memory"):
         client.encrypt(LINEAGE, OBJECT_KEY, BLOCK)
+
+
+def test_throttling_comes_back_as_the_retryable_dependency_error():
+    """Lambda refusing the invoke, or KMS throttling inside the function, both reach the API as DependencyThrottled."""
+
+    class ThrottledLambda:
+        def invoke(self, **_):
+            raise ClientError({"Error": {"Code": "TooManyRequestsException", "Message": "Rate exceeded"}}, "Invoke")
+
+    with pytest.raises(DependencyThrottled):
+        LambdaEncryptionFunction(ThrottledLambda(), NAME).encrypt(LINEAGE, OBJECT_KEY, BLOCK)
+
+    def kms_throttled(event, context):
+        return {"error": error_body(DependencyThrottled("KMS is throttling requests: ThrottlingException"))}
+
+    with pytest.raises(DependencyThrottled):
+        LambdaEncryptionFunction(FakeLambda(kms_throttled), NAME).encrypt(LINEAGE, OBJECT_KEY, BLOCK)
