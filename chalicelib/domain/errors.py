@@ -39,7 +39,6 @@ class ConstraintViolation(ValidationError):
 
     def __init__(self, member: str, value: object, constraint: str):
         super().__init__("1 validation error detected: " + _violation(member, value, constraint))
-        self.members = [member]
 
     @classmethod
     def many(cls, items: list[tuple[str, object, str]]) -> ConstraintViolation:
@@ -49,7 +48,6 @@ class ConstraintViolation(ValidationError):
                 _violation(*item) for item in items
             )
             error.args = (error.message,)
-            error.members = [item[0] for item in items]
         return error
 
 

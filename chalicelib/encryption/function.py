@@ -56,10 +56,7 @@ KEY_CACHE_LINEAGES = 256
 KEY_CACHE_SECONDS = 300.0
 CONTEXT_KEY = "aws:ebs:id"
 
-LINEAGE_ID = keys.SNAPSHOT_ID
-BLOCK_OBJECT_KEY = keys.BLOCK_OBJECT_KEY
 MAX_KMS_KEY_ID = 2048  # the KmsKeyArn length limit of the EBS model
-lineage_key_object = keys.lineage_key
 
 
 class _KeyCache:
@@ -123,7 +120,7 @@ class EncryptionService(EncryptionFunction):
                 return
             plaintext, wrapped = self._keys.generate_data_key(kms_key_arn, _context(lineage_id))
             stored = {"KmsKeyArn": kms_key_arn, "CiphertextBlob": base64.b64encode(wrapped).decode("ascii")}
-            self._blocks.put(lineage_key_object(lineage_id), json.dumps(stored, sort_keys=True).encode())
+            self._blocks.put(keys.lineage_key(lineage_id), json.dumps(stored, sort_keys=True).encode())
             self._cache.put(lineage_id, AeadCipher(plaintext))
 
     def encrypt(self, lineage_id: str, object_key: str, plaintext: bytes) -> bytes:
@@ -172,7 +169,7 @@ class EncryptionService(EncryptionFunction):
     def _stored_key(self, lineage_id: str) -> bytes | None:
         """The lineage's wrapped data key, or None if it has none."""
         try:
-            stored = json.loads(self._blocks.get(lineage_key_object(lineage_id)))
+            stored = json.loads(self._blocks.get(keys.lineage_key(lineage_id)))
             return base64.b64decode(stored["CiphertextBlob"], validate=True)
         except ObjectNotFound:
             return None
@@ -200,12 +197,12 @@ def _context(lineage_id: str) -> dict[str, str]:
 
 
 def _check_lineage(lineage_id: object) -> None:
-    if not isinstance(lineage_id, str) or not LINEAGE_ID.fullmatch(lineage_id):
+    if not isinstance(lineage_id, str) or not keys.SNAPSHOT_ID.fullmatch(lineage_id):
         raise ValidationError(f"not a lineage id: {lineage_id!r}")
 
 
 def _check_object_key(object_key: object) -> None:
-    if not isinstance(object_key, str) or not BLOCK_OBJECT_KEY.fullmatch(object_key):
+    if not isinstance(object_key, str) or not keys.BLOCK_OBJECT_KEY.fullmatch(object_key):
         raise ValidationError(f"not a block object key: {object_key!r}")
 
 

@@ -49,7 +49,6 @@ log = logging.getLogger(__name__)
 SOCKET_NAME = wiring.WORKER_SOCKET
 KMS_DIR = "kms"
 COPIER = "copier"
-FOLLOW_BATCH = 1000
 FOLLOW_POLL_SECONDS = 0.2
 FOLLOW_RETRY_SECONDS = 5.0
 STOP_SECONDS = 30.0

@@ -61,7 +61,6 @@ class Projector:
         self.snapshot_records = snapshot_records
         self.timekeeper = timekeeper
         self._stop = threading.Event()
-        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
     def apply(self, batch: Sequence[EventRecord]) -> None:
@@ -88,9 +87,6 @@ class Projector:
             if n == 0:
                 return total
 
-    def wake(self) -> None:
-        self._wake.set()
-
     def start(self, poll_seconds: float = 0.05, sweep_seconds: float = 1.0) -> None:
         def loop() -> None:
             since_sweep = 0.0
@@ -105,8 +101,7 @@ class Projector:
                             continue
                 except Exception:
                     log.exception("projector batch failed; retrying")
-                self._wake.wait(poll_seconds)
-                self._wake.clear()
+                self._stop.wait(poll_seconds)
 
         self._thread = threading.Thread(target=loop, name="blocksnap-projector", daemon=True)
         self._thread.start()
@@ -114,7 +109,6 @@ class Projector:
     def stop(self) -> None:
         """Stop following, after projecting what was appended before the stop."""
         self._stop.set()
-        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
         self.catch_up()

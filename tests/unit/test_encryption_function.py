@@ -13,7 +13,7 @@ from chalicelib.adapters.file_blocks import FileBlockStore
 from chalicelib.domain import keys
 from chalicelib.domain.checksums import sha256_b64
 from chalicelib.domain.errors import CorruptData, DependencyAccessDenied, ValidationError
-from chalicelib.encryption.function import KEY_CACHE_SECONDS, EncryptionService, lineage_key_object
+from chalicelib.encryption.function import KEY_CACHE_SECONDS, EncryptionService
 from chalicelib.encryption.local_kms import LocalKeyService
 
 LINEAGE = "snap-0123456789abcdef0"
@@ -75,18 +75,18 @@ def test_encrypt_then_decrypt(service):
 
 def test_the_stored_key_is_wrapped_only(service, store):
     service.create_lineage_key(LINEAGE, ARN)
-    stored = json.loads(store.get(lineage_key_object(LINEAGE)))
+    stored = json.loads(store.get(keys.lineage_key(LINEAGE)))
     assert stored["KmsKeyArn"] == ARN
     assert set(stored) == {"KmsKeyArn", "CiphertextBlob"}
-    assert list(store.list("")) == [lineage_key_object(LINEAGE)]
+    assert list(store.list("")) == [keys.lineage_key(LINEAGE)]
 
 
 def test_create_lineage_key_is_idempotent(service, kms, store):
     service.create_lineage_key(LINEAGE, ARN)
-    first = store.get(lineage_key_object(LINEAGE))
+    first = store.get(keys.lineage_key(LINEAGE))
     ciphertext = service.encrypt(LINEAGE, OBJECT_KEY, BLOCK)
     service.create_lineage_key(LINEAGE, ARN)
-    assert store.get(lineage_key_object(LINEAGE)) == first
+    assert store.get(keys.lineage_key(LINEAGE)) == first
     assert kms.generated == 1
     assert service.decrypt(LINEAGE, OBJECT_KEY, ciphertext) == BLOCK
 
@@ -121,7 +121,7 @@ def test_the_cache_is_bounded(kms, store, clock):
 def test_deleting_the_lineage_key_shreds_its_blocks(service, store, clock):
     service.create_lineage_key(LINEAGE, ARN)
     ciphertext = service.encrypt(LINEAGE, OBJECT_KEY, BLOCK)
-    store.delete_prefix(lineage_key_object(LINEAGE))
+    store.delete_prefix(keys.lineage_key(LINEAGE))
     clock.now += KEY_CACHE_SECONDS  # a running function forgets the key within its TTL
     deleted = f"data key of lineage {LINEAGE} has been deleted"
     with pytest.raises(DependencyAccessDenied, match=deleted) as caught:
@@ -165,7 +165,7 @@ def test_another_lineage_cannot_decrypt(service):
 
 def test_a_wrapped_key_moved_to_another_lineage_fails(service, store, clock):
     service.create_lineage_key(LINEAGE, ARN)
-    store.put(lineage_key_object(OTHER_LINEAGE), store.get(lineage_key_object(LINEAGE)))
+    store.put(keys.lineage_key(OTHER_LINEAGE), store.get(keys.lineage_key(LINEAGE)))
     with pytest.raises(CorruptData, match="InvalidCiphertextException"):
         service.encrypt(OTHER_LINEAGE, OBJECT_KEY, BLOCK)
 
@@ -253,7 +253,7 @@ def test_handle_refuses_bad_requests(service, request_, reason):
 def test_handle_names_a_shredded_key(service, store, clock):
     service.create_lineage_key(LINEAGE, ARN)
     sealed = service.encrypt(LINEAGE, OBJECT_KEY, BLOCK)
-    store.delete_prefix(lineage_key_object(LINEAGE))
+    store.delete_prefix(keys.lineage_key(LINEAGE))
     clock.now += KEY_CACHE_SECONDS
     error = service.handle(_request("decrypt", _b64(sealed)))["error"]
     assert error["type"] == "DependencyAccessDenied"
@@ -283,6 +283,6 @@ def test_a_trailing_newline_makes_an_id_or_key_invalid(service):
 
 
 def test_an_unreadable_stored_key_is_corrupt_data(service, store, clock):
-    store.put(lineage_key_object(LINEAGE), b"{not json")
+    store.put(keys.lineage_key(LINEAGE), b"{not json")
     with pytest.raises(CorruptData, match="stored data key"):
         service.encrypt(LINEAGE, OBJECT_KEY, BLOCK)
