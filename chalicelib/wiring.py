@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from .adapters.file_blocks import FileBlockStore
+from .adapters.secret_files import read_or_create
 from .adapters.sqlite_events import SQLiteEventStore
 from .adapters.sqlite_read_models import SQLiteReadModelStore
 from .blockio import BlockIO
@@ -61,22 +62,7 @@ class Runtime:
 
 def _secret(path: Path) -> bytes:
     """The token HMAC key: created once, readable by its owner only."""
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        pass
-    tmp = path.with_suffix(f".tmp-{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(secrets.token_bytes(32))
-        f.flush()
-        os.fsync(f.fileno())
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
-        pass
-    os.unlink(tmp)
-    return path.read_bytes()
+    return read_or_create(path, 32)
 
 
 def assemble(

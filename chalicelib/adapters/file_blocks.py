@@ -18,6 +18,7 @@ from typing import Iterator
 from ..domain.errors import ObjectNotFound
 from ..domain.keys import check_key
 from ..ports import BlockStore
+from .secret_files import fsync_dir
 
 
 class FileBlockStore(BlockStore):
@@ -47,7 +48,7 @@ class FileBlockStore(BlockStore):
             os.close(fd)
         os.replace(tmp, path)
         if self._durable:
-            _fsync_dir(directory)
+            fsync_dir(directory)
 
     def _make_dirs(self, directory: Path) -> None:
         """Create missing directories, each made durable in its parent before it is used."""
@@ -61,7 +62,7 @@ class FileBlockStore(BlockStore):
             except FileExistsError:
                 continue
             if self._durable:
-                _fsync_dir(created.parent)
+                fsync_dir(created.parent)
 
     def get(self, key: str) -> bytes:
         try:
@@ -93,10 +94,3 @@ class FileBlockStore(BlockStore):
             if target.is_dir() and target.resolve().is_relative_to(self.root.resolve()):
                 shutil.rmtree(target, ignore_errors=True)
 
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

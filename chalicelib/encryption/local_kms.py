@@ -35,6 +35,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from ..adapters.secret_files import read_or_create
 from ..domain.errors import CorruptData
 from ..ports import KeyService
 from .cipher import KEY_BYTES, AeadCipher
@@ -82,25 +83,7 @@ def _load_or_create_master_key(directory: Path) -> bytes:
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(directory, 0o700)  # mkdir's mode is masked by the umask, and the dir may predate us
     path = directory / MASTER_KEY_FILE
-    if not path.exists():
-        tmp = directory / f".{MASTER_KEY_FILE}.tmp-{os.getpid()}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.write(fd, os.urandom(KEY_BYTES))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            os.link(tmp, path)  # fails if another worker created it first: theirs wins
-        except FileExistsError:
-            pass
-        finally:
-            os.unlink(tmp)
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+    read_or_create(path, KEY_BYTES)
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         raise PermissionError(
