@@ -139,6 +139,11 @@ def aws_names() -> AwsNames:
     )
 
 
+def aws_region(session) -> str:
+    """The session's region (AWS_REGION, AWS_DEFAULT_REGION, the profile), else us-east-1 as a fresh account's."""
+    return session.region_name or DEFAULT_REGION
+
+
 def aws_session():
     """A boto3 session for the configured target.
 
@@ -196,7 +201,7 @@ def aws(
 
     names = aws_names()
     session = aws_session()
-    region = session.region_name or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    region = aws_region(session)
     host = _endpoint(session, "dynamodb")
     events = DynamoDBEventStore(names.events_table, host=host, region=region)
     records = DynamoDBReadModelStore(names.snapshots_table, host=host, region=region)
@@ -221,7 +226,7 @@ def stream_source(records: ReadModelStore, checkpoint_prefix: str = "stream"):
     from .adapters.dynamodb_stream import DynamoDBStreamSource
 
     session = aws_session()
-    region = session.region_name or "us-east-1"
+    region = aws_region(session)
     dynamodb = session.client("dynamodb", region_name=region, endpoint_url=_endpoint(session, "dynamodb"))
     arn = dynamodb.describe_table(TableName=aws_names().events_table)["Table"]["LatestStreamArn"]
     streams = session.client("dynamodbstreams", region_name=region, endpoint_url=_endpoint(session, "dynamodbstreams"))
@@ -241,7 +246,7 @@ def _endpoint(session, service: str) -> str | None:
     pynamodb takes a host rather than a session, so it is resolved once here
     from a real client, which applies boto3's and localstack-client's rules.
     """
-    client = session.client(service, region_name=session.region_name or "us-east-1")
+    client = session.client(service, region_name=aws_region(session))
     url = client.meta.endpoint_url
     return None if url.endswith(".amazonaws.com") or ".amazonaws.com/" in url else url
 

@@ -22,15 +22,14 @@ in, so this module holds no configuration.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from typing import Iterator
 
 from botocore.exceptions import ClientError, FlexibleChecksumError
 
+from ..domain.checksums import sha256_b64
 from ..domain.errors import CorruptData, ObjectNotFound
-from ..ports import BlockStore
 from ..domain.keys import check_key
+from ..ports import BlockStore
 from .aws_errors import translates_throttling
 
 _NOT_FOUND = {"NoSuchKey", "404"}
@@ -43,7 +42,7 @@ class S3BlockStore(BlockStore):
         self._bucket = bucket
 
     def put(self, key: str, data: bytes) -> None:
-        digest = base64.b64encode(hashlib.sha256(data).digest()).decode("ascii")
+        digest = sha256_b64(data)
         self._s3.put_object(
             Bucket=self._bucket,
             Key=check_key(key),

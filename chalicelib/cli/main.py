@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         from ..adapters.aws_setup import ensure_tables_and_bucket
 
         session = wiring.aws_session()
-        region = session.region_name or "us-east-1"
+        region = wiring.aws_region(session)
         names = wiring.aws_names()
         ensure_tables_and_bucket(names, region=region, session=session)
         print(f"ready: tables {names.events_table}, {names.snapshots_table}; bucket {names.bucket}")

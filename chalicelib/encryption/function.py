@@ -243,9 +243,10 @@ def lambda_handler(event: dict, context: object) -> dict:
 @functools.cache
 def _lambda_service() -> EncryptionService:
     session = wiring.aws_session()
+    region = wiring.aws_region(session)
     return EncryptionService(
-        KmsKeyService(session.client("kms")),
-        S3BlockStore(session.client("s3"), wiring.aws_names().bucket),
+        KmsKeyService(session.client("kms", region_name=region)),
+        S3BlockStore(session.client("s3", region_name=region), wiring.aws_names().bucket),
     )
 
 
