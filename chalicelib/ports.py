@@ -1,9 +1,14 @@
 """The ports: what the core needs from storage, as abstract classes.
 
-Each port has one embedded adapter (SQLite, files) and one cloud adapter
-(DynamoDB via pynamodb, S3), and one contract-test suite in
-``tests/contract`` runs against all of them, so a behaviour difference between
-the two deployments fails CI instead of reaching a user.
+The storage ports (events, read models, blocks) each have one embedded
+adapter (SQLite, files) and one cloud adapter (DynamoDB via pynamodb, S3), and
+one contract-test suite in ``tests/contract`` runs against both, so a
+behaviour difference between the two deployments fails CI instead of reaching
+a user. :class:`EventFeed` (reading the log in order) is the embedded
+projector's alone: in the cloud the DynamoDB stream delivers the events.
+The key service and the encryption function have a local and an AWS form
+each, tested by their own suites (``tests/unit/test_*encryption*``,
+``test_kms_error_mapping``).
 """
 
 from __future__ import annotations

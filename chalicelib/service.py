@@ -56,6 +56,7 @@ from .domain.ids import new_snapshot_id
 from .domain.manifest import diff
 from .domain.snapshot import (
     BLOCK_SIZE,
+    BLOCKS_PER_GIB,
     COMPLETED,
     ERROR,
     MAX_TAGS,
@@ -477,7 +478,7 @@ class SnapshotService:
         except TokenInvalid:
             raise InvalidBlockToken(token) from None
         entry = None
-        if index < record.volume_size * 2048:
+        if index < record.volume_size * BLOCKS_PER_GIB:
             entry = self.manifests.open(snapshot_id).lookup(index)
         if entry is None:
             raise InvalidBlockToken(token)
@@ -517,7 +518,7 @@ class SnapshotService:
         start = self._start_index(req, "ListSnapshotBlocks", snapshot_id)
         now = self.clock()
         limit = req.get("MaxResults") or DEFAULT_MAX_RESULTS
-        extent = record.volume_size * 2048
+        extent = record.volume_size * BLOCKS_PER_GIB
         entries = (
             (e.index, e)
             for e in self.manifests.open(snapshot_id).entries(start)

@@ -99,6 +99,7 @@ class BlocksnapServer:
     def __init__(self, data_dir: Path, env: dict[str, str] | None = None, moto=None, names=None):
         self.data_dir = Path(data_dir)
         env = dict(env or {})
+        self.env = env
         self.moto = moto
         self.names = names
         self.backend = "embedded"

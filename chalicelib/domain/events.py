@@ -7,7 +7,8 @@ decide the outcome of a snapshot, and a retried request never appends twice.
 
 Streams, and why they are split this way:
 
-* ``snap-…`` — a snapshot's lifecycle: ``0-started``, ``1-completion``,
+* ``snap-…`` — a snapshot's lifecycle: ``0-started``, ``0-copy`` (an
+  encrypted copy's request, appended with its start), ``1-completion``,
   ``2-outcome`` (sealed, failed or timed out; exactly one can ever exist).
 * ``snap-…/blocks/NN`` — block writes, spread over :data:`BLOCK_STREAM_SHARDS`
   partitions by index so that one snapshot can take far more writes per second

@@ -41,7 +41,8 @@ def wait_copy(client, sid, timeout=60.0) -> dict:
 def test_encrypted_round_trip_stores_no_plaintext(ebs, server):
     blocks = {0: block("secret-0"), 9: block("secret-9")}
     started = ebs.start_snapshot(VolumeSize=1, Encrypted=True)
-    assert started["KmsKeyArn"]
+    default = server.env.get("BLOCKSNAP_DEFAULT_KMS_KEY_ARN", "arn:aws:kms:us-east-1:000000000000:key/aws-ebs-default")
+    assert started["KmsKeyArn"] == default
     sid = started["SnapshotId"]
     for i, d in blocks.items():
         put(ebs, sid, i, d)
