@@ -165,18 +165,20 @@ def _aws_secret(s3, bucket: str) -> bytes:
     """The token HMAC key: from the environment, else created once in the bucket."""
     from botocore.exceptions import ClientError
 
+    from .adapters.aws_errors import error_code
+
     if os.environ.get("BLOCKSNAP_TOKEN_SECRET"):
         return bytes.fromhex(os.environ["BLOCKSNAP_TOKEN_SECRET"])
     key = "config/token-secret"
     try:
         return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     except ClientError as exc:
-        if exc.response["Error"]["Code"] not in ("NoSuchKey", "404"):
+        if error_code(exc) not in ("NoSuchKey", "404"):
             raise
     try:
         s3.put_object(Bucket=bucket, Key=key, Body=secrets.token_bytes(32), IfNoneMatch="*")
     except ClientError as exc:
-        if exc.response["Error"]["Code"] not in ("PreconditionFailed", "ConditionalRequestConflict"):
+        if error_code(exc) not in ("PreconditionFailed", "ConditionalRequestConflict"):
             raise
     return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
 

@@ -30,7 +30,8 @@ THROTTLING_CODES = frozenset({
 })
 
 
-def _code(exc: BaseException) -> str | None:
+def error_code(exc: BaseException) -> str | None:
+    """The AWS error code of a botocore or pynamodb error, else None."""
     if isinstance(exc, PynamoDBException):
         return exc.cause_response_code
     if isinstance(exc, ClientError):
@@ -39,8 +40,8 @@ def _code(exc: BaseException) -> str | None:
 
 
 def _translated(exc: Exception) -> Exception:
-    if isinstance(exc, (PynamoDBException, ClientError)) and _code(exc) in THROTTLING_CODES:
-        return DependencyThrottled(f"The storage service is throttling requests: {_code(exc)}")
+    if isinstance(exc, (PynamoDBException, ClientError)) and error_code(exc) in THROTTLING_CODES:
+        return DependencyThrottled(f"The storage service is throttling requests: {error_code(exc)}")
     return exc
 
 

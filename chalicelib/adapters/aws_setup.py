@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import boto3
 from botocore.exceptions import ClientError
 
+from .aws_errors import error_code
 from .dynamodb_read_models import STATUS_INDEX
 
 
@@ -86,7 +87,7 @@ def _ensure_table(dynamodb, spec: dict) -> None:
     try:
         dynamodb.create_table(**spec)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ResourceInUseException":
+        if error_code(exc) != "ResourceInUseException":
             raise
     dynamodb.get_waiter("table_exists").wait(
         TableName=spec["TableName"], WaiterConfig={"Delay": 2, "MaxAttempts": 60}
@@ -99,5 +100,5 @@ def _ensure_bucket(s3, bucket: str, region: str) -> None:
     try:
         s3.create_bucket(Bucket=bucket, **config)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "BucketAlreadyOwnedByYou":
+        if error_code(exc) != "BucketAlreadyOwnedByYou":
             raise

@@ -30,7 +30,7 @@ from ..domain.checksums import sha256_b64
 from ..domain.errors import CorruptData, ObjectNotFound
 from ..domain.keys import check_key
 from ..ports import BlockStore
-from .aws_errors import translates_throttling
+from .aws_errors import error_code, translates_throttling
 
 _NOT_FOUND = {"NoSuchKey", "404"}
 
@@ -56,7 +56,7 @@ class S3BlockStore(BlockStore):
             response = self._s3.get_object(Bucket=self._bucket, Key=check_key(key), ChecksumMode="ENABLED")
             return response["Body"].read()
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in _NOT_FOUND:
+            if error_code(exc) in _NOT_FOUND:
                 raise ObjectNotFound(key) from exc
             raise
         except FlexibleChecksumError as exc:
