@@ -9,13 +9,12 @@ for manifests of up to roughly 65,000 blocks (docs/manifest.md).
 
 from __future__ import annotations
 
-import threading
 from concurrent.futures import ThreadPoolExecutor
-from collections import OrderedDict
 
 from .domain import keys
 from .domain.errors import ObjectNotFound
 from .domain.manifest import Entry, Manifest, build, decode_page
+from .lru import BoundedCache
 from .ports import BlockStore
 
 DEFAULT_CACHE_PAGES = 4096
@@ -25,23 +24,15 @@ _WRITERS = 16
 class ManifestStore:
     def __init__(self, blocks: BlockStore, cache_pages: int = DEFAULT_CACHE_PAGES):
         self._blocks = blocks
-        self._cache: OrderedDict[str, dict] = OrderedDict()
-        self._limit = cache_pages
-        self._lock = threading.Lock()
-        self.page_reads = 0
+        self._cache: BoundedCache[dict] = BoundedCache(cache_pages)
+        self.page_reads = 0  # pages read from the store (not the cache): benchmarks/scale.py counts them
 
     def load_page(self, key: str) -> dict:
-        with self._lock:
-            page = self._cache.get(key)
-            if page is not None:
-                self._cache.move_to_end(key)
-                return page
-        page = decode_page(self._blocks.get(key))
-        with self._lock:
+        page = self._cache.get(key)
+        if page is None:
+            page = decode_page(self._blocks.get(key))
             self.page_reads += 1
-            self._cache[key] = page
-            while len(self._cache) > self._limit:
-                self._cache.popitem(last=False)
+            self._cache.put(key, page)
         return page
 
     def open(self, snapshot_id: str) -> Manifest:
@@ -76,5 +67,4 @@ class ManifestStore:
         return sum(len(data) for _, data in pages)
 
     def drop_cache(self) -> None:
-        with self._lock:
-            self._cache.clear()
+        self._cache.clear()

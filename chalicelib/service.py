@@ -74,6 +74,7 @@ from .domain.tokens import (
     TokenInvalid,
     TokenMinter,
 )
+from .lru import BoundedCache
 from .manifest_store import ManifestStore
 from .ports import EventStore, ReadModelStore
 
@@ -83,6 +84,8 @@ DEFAULT_TIMEOUT_MINUTES = 60
 COPY_TIMEOUT_MINUTES = 4320
 DEFAULT_MAX_RESULTS = 10000
 DEFAULT_OWNER_ID = "000000000000"
+# Completed snapshot records kept in memory by the read operations (a few hundred bytes each).
+COMPLETED_RECORDS_CACHED = 4096
 DEFAULT_REGION = "us-east-1"
 _APPEND_RETRIES = 20
 
@@ -112,6 +115,7 @@ class SnapshotService:
         self.tokens = tokens
         self.clock = clock
         self.settings = settings or Settings()
+        self._completed: BoundedCache[SnapshotRecord] = BoundedCache(COMPLETED_RECORDS_CACHED)
 
     # ---- loading -------------------------------------------------------
 
@@ -119,10 +123,18 @@ class SnapshotService:
         return self.events.snapshot(snapshot_id)
 
     def _readable(self, snapshot_id: str) -> SnapshotRecord:
-        """A snapshot the read operations may serve: completed and sealed."""
-        record = self.records.get_snapshot(snapshot_id)
-        if record is None or record.status != COMPLETED:
-            raise SnapshotNotFound(snapshot_id)
+        """A snapshot the read operations may serve: completed and sealed.
+
+        A completed record never changes again, so it is kept in memory: a
+        GetSnapshotBlock then costs no read-model query (SQLite, or a DynamoDB
+        read) on top of its block.
+        """
+        record = self._completed.get(snapshot_id)
+        if record is None:
+            record = self.records.get_snapshot(snapshot_id)
+            if record is None or record.status != COMPLETED:
+                raise SnapshotNotFound(snapshot_id)
+            self._completed.put(snapshot_id, record)
         return record
 
     def _writable(self, snapshot_id: str) -> Snapshot:

@@ -130,8 +130,8 @@ def request_body(environ: dict) -> bytes:
         if length > MAX_BODY:
             raise RequestTooLarge(f"The request body of {length} bytes is larger than {MAX_BODY} bytes")
         return stream.read(length) if length > 0 else b""
-    if not environ.get("wsgi.input_terminated"):
-        return b""
+    if not environ.get("wsgi.input_terminated") or "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+        return b""  # HTTP/1.1: no Content-Length and no chunked encoding is no body (every GET)
     body = stream.read(MAX_BODY + 1)
     if len(body) > MAX_BODY:
         raise RequestTooLarge(f"The request body is larger than {MAX_BODY} bytes")

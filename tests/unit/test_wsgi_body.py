@@ -24,8 +24,13 @@ def test_a_sized_body_is_read_to_its_length():
 
 
 def test_an_unsized_body_is_read_whole_where_the_server_ends_the_stream():
-    environ = {"wsgi.input": io.BytesIO(b"x" * 1000), "wsgi.input_terminated": True}
+    environ = {"wsgi.input": io.BytesIO(b"x" * 1000), "wsgi.input_terminated": True, "HTTP_TRANSFER_ENCODING": "chunked"}
     assert request_body(environ) == b"x" * 1000
+
+
+def test_a_request_without_length_or_chunked_encoding_has_no_body():
+    """An HTTP/1.1 request without Content-Length or chunked encoding carries no body: nothing to read (every GET)."""
+    assert request_body({"wsgi.input": _Unterminated(b""), "wsgi.input_terminated": True}) == b""
 
 
 def test_an_unsized_body_is_empty_where_the_server_does_not_end_the_stream():
@@ -34,7 +39,7 @@ def test_an_unsized_body_is_empty_where_the_server_does_not_end_the_stream():
 
 @pytest.mark.parametrize("environ", [
     {"CONTENT_LENGTH": str(MAX_BODY + 1)},
-    {"wsgi.input_terminated": True},
+    {"wsgi.input_terminated": True, "HTTP_TRANSFER_ENCODING": "chunked"},
 ])
 def test_bodies_over_the_limit_are_refused(environ):
     with pytest.raises(RequestTooLarge):
