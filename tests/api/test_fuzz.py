@@ -97,7 +97,9 @@ def _requests(targets: dict):
     })
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+# derandomize: the same 150 requests in every CI run; run it with more examples locally to explore.
+@settings(max_examples=150, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_no_request_gets_a_server_error(server, targets, data):
     req = data.draw(_requests(targets))
