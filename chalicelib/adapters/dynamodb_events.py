@@ -41,7 +41,7 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from pynamodb.attributes import UnicodeAttribute
 from pynamodb.connection import Connection
@@ -148,6 +148,17 @@ class DynamoDBEventStore(EventStore):
             if codes & _IN_FLIGHT:
                 raise _InFlight() from exc
             raise
+
+    def scan_key(self, key: str) -> Iterator[EventRecord]:
+        """Every record stored under ``key``, in any stream.
+
+        A full table Scan (billed for every item read), so only for a
+        rebuild: it finds every snapshot's ``0-started`` record, because the
+        stream of the table keeps 24 hours and a rebuild must start from the
+        first event.
+        """
+        for item in self._model.scan(self._model.key == key, consistent_read=True):
+            yield EventRecord(item.stream, item.key, Event.from_json(item.type_name, item.data))
 
     def query(self, stream, prefix="", *, reverse=False, limit=None):
         condition = self._model.key.startswith(prefix) if prefix else None

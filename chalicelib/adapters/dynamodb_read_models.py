@@ -10,8 +10,8 @@
   ``snap-…``, so the two cannot collide, and having no ``status`` keeps
   checkpoints out of the index and out of :meth:`all_snapshots`. One table is
   one thing to create, grant and wipe (:meth:`clear`) for a rebuild: the same
-  projections replay the event table into it. The ``blocksnap rebuild``
-  command covers the embedded backend only so far.
+  projections replay the event table into it (``blocksnap rebuild
+  --backend aws``).
 * **status-index** (GSI on ``status``, KEYS_ONLY) lets the timeout sweep read
   the pending snapshots instead of scanning every snapshot ever taken. Keys
   only, because ``touch_snapshot`` rewrites ``last_activity`` of a busy

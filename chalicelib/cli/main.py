@@ -34,6 +34,11 @@ def _parser() -> argparse.ArgumentParser:
 
     rebuild = sub.add_parser("rebuild", help="drop the read models and rebuild them from the events")
     rebuild.add_argument("--data-dir", type=Path, default=None, help=f"default {wiring.default_data_dir()}")
+    rebuild.add_argument(
+        "--backend", choices=["embedded", "aws"], default=os.environ.get(wiring.ENV_BACKEND, "embedded"),
+        help="aws: the tables and bucket the standard AWS variables and BLOCKSNAP_* names point at; "
+        "pause the projector first",
+    )
     rebuild.add_argument("--no-progress", action="store_true")
     return parser
 
@@ -62,8 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ready: tables {names.events_table}, {names.snapshots_table}; bucket {names.bucket}")
         return 0
     if args.command == "rebuild":
-        from .rebuild import rebuild
+        from .rebuild import rebuild, rebuild_aws
 
+        if args.backend == "aws":
+            return rebuild_aws(progress=not args.no_progress)
         return rebuild(_data_dir(args.data_dir), progress=not args.no_progress)
     return 2
 

@@ -1,8 +1,15 @@
-"""``blocksnap rebuild``: drop every read model and project the log again.
+"""``blocksnap rebuild``: drop every read model and project the events again.
 
 Read models are snapshot records, checkpoints and manifests. The events are
 untouched; because sealing decisions are events too, replaying them rebuilds
 byte-identical manifests and records.
+
+Embedded, the SQLite log is replayed in append order. On the AWS backend the
+table's stream keeps only 24 hours, so the events are read from the table
+itself: every snapshot's history in turn, in the order the snapshots were
+started. That order is enough, because the projections need only one
+thing from across snapshots: a parent's manifest before its child is sealed,
+and a parent is sealed before a child can name it.
 """
 
 from __future__ import annotations
@@ -12,6 +19,14 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .. import wiring
+from ..domain.events import (
+    STARTED_KEY,
+    EventRecord,
+    block_streams,
+    lifecycle_stream,
+    progress_stream,
+)
+from ..ports import EventStore
 
 
 def rebuild(data_dir: Path, progress: bool = True) -> int:
@@ -19,12 +34,51 @@ def rebuild(data_dir: Path, progress: bool = True) -> int:
         print(f"blocksnap rebuild: no event table in {data_dir}")
         return 1
     runtime = wiring.embedded(data_dir)
-    runtime.records.clear()
-    runtime.blocks.delete_prefix("manifests/")
-    runtime.manifests.drop_cache()
+    _drop_read_models(runtime)
     projector = runtime.projector
     with tqdm(desc="events", unit="ev", disable=not progress) as bar:
         while count := projector.run_once():
             bar.update(count)
     print(f"rebuilt {len(runtime.records.all_snapshots())} snapshot records in {data_dir}")
     return 0
+
+
+def rebuild_aws(progress: bool = True) -> int:
+    """Rebuild the AWS backend's read models from its event table.
+
+    Run it with the projector paused (the stream trigger disabled, or no
+    ``serve --backend aws`` running): a projector working at the same time
+    would write into the tables being rebuilt.
+    """
+    runtime = wiring.aws(poll_stream=False)
+    events = runtime.events  # the DynamoDB adapter: scan_key is its own, for rebuilds only
+    started = sorted(
+        (record.event for record in events.scan_key(STARTED_KEY)),
+        key=lambda event: (event.start_time, event.snapshot_id),
+    )
+    _drop_read_models(runtime)
+    for event in tqdm(started, desc="snapshots", unit="snap", disable=not progress):
+        runtime.projector.apply(snapshot_history(events, event.snapshot_id))
+    names = wiring.aws_names()
+    print(f"rebuilt {len(runtime.records.all_snapshots())} snapshot records in table {names.snapshots_table}")
+    return 0
+
+
+def snapshot_history(events: EventStore, snapshot_id: str) -> list[EventRecord]:
+    """A snapshot's events in the order they can have happened.
+
+    The start (and a copy's request), then every write and copy progress,
+    then the completion request and the outcome (``1-completion`` and
+    ``2-outcome`` sort after ``0-…``).
+    """
+    lifecycle = events.query(lifecycle_stream(snapshot_id))
+    opening = [record for record in lifecycle if record.key.startswith("0-")]
+    closing = [record for record in lifecycle if not record.key.startswith("0-")]
+    writes = [record for stream in block_streams(snapshot_id) for record in events.query(stream)]
+    return [*opening, *writes, *events.query(progress_stream(snapshot_id)), *closing]
+
+
+def _drop_read_models(runtime: wiring.Runtime) -> None:
+    runtime.records.clear()
+    runtime.blocks.delete_prefix("manifests/")
+    runtime.manifests.drop_cache()
