@@ -26,7 +26,7 @@ def test_init_creates_tables_and_bucket_on_the_configured_target(moto_server, ta
     for _ in range(2):  # the second run finds everything in place
         result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stderr[-2000:]
-    tables = moto_server.client("dynamodb").list_tables()["TableNames"]
-    assert {names["BLOCKSNAP_EVENTS_TABLE"], names["BLOCKSNAP_SNAPSHOTS_TABLE"]} <= set(tables)
-    buckets = [b["Name"] for b in moto_server.client("s3").list_buckets()["Buckets"]]
-    assert names["BLOCKSNAP_BUCKET"] in buckets
+    dynamodb = moto_server.client("dynamodb")  # the shared moto server holds many tables: ask for these by name
+    for table in (names["BLOCKSNAP_EVENTS_TABLE"], names["BLOCKSNAP_SNAPSHOTS_TABLE"]):
+        assert dynamodb.describe_table(TableName=table)["Table"]["TableStatus"] == "ACTIVE"
+    moto_server.client("s3").head_bucket(Bucket=names["BLOCKSNAP_BUCKET"])
