@@ -1,8 +1,9 @@
-"""A bounded, thread-safe map of immutable things: manifest pages, completed snapshot records.
+"""A bounded, thread-safe map: manifest pages, completed snapshot records, unwrapped data keys.
 
-Only what never changes once written is kept here, so nothing is ever
-invalidated; the bound keeps a process that serves many snapshots at a flat
-memory profile, dropping the least recently used first.
+The first two never change once written, so they are never invalidated; the
+key cache discards a key whose time is up. The bound keeps a process that
+serves many snapshots at a flat memory profile, dropping the least recently
+used first.
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ class BoundedCache(Generic[V]):
             self._entries.move_to_end(key)
             while len(self._entries) > self._limit:
                 self._entries.popitem(last=False)
+
+    def discard(self, key: Hashable) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
 
     def clear(self) -> None:
         with self._lock:

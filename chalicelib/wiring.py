@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+from .adapters.durable_files import read_or_create_secret
 from .adapters.file_blocks import FileBlockStore
-from .adapters.secret_files import read_or_create
 from .adapters.sqlite_events import SQLiteEventStore
 from .adapters.sqlite_read_models import SQLiteReadModelStore
 from .blockio import BlockIO
@@ -62,7 +62,7 @@ class Runtime:
 
 def _secret(path: Path) -> bytes:
     """The token HMAC key: created once, readable by its owner only."""
-    return read_or_create(path, 32)
+    return read_or_create_secret(path, 32)
 
 
 def assemble(

@@ -18,7 +18,7 @@ from typing import Iterator
 from ..domain.errors import ObjectNotFound
 from ..domain.keys import check_key
 from ..ports import BlockStore
-from .secret_files import fsync_dir
+from .durable_files import fsync_dir
 
 
 class FileBlockStore(BlockStore):

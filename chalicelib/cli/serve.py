@@ -5,8 +5,8 @@ granian is a production HTTP server written in Rust: its worker processes
 parse requests and move bodies outside the GIL and call the WSGI app in a
 pool of threads: against waitress it took 20–25% off the server CPU per
 GetSnapshotBlock and a few percent per PutSnapshotBlock (README,
-Performance). Each worker is a fresh process that
-builds its own runtime (:mod:`.http_worker`). This process only supervises:
+Performance). Each worker is a fresh process that builds its own runtime
+(:mod:`.http_worker`). This process only supervises:
 it follows the event log with the projector, starts the encryption worker,
 and prints the ready line once a worker answers. SIGINT and SIGTERM let the
 workers finish their in-flight requests; then the projector drains what was

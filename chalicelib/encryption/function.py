@@ -36,7 +36,6 @@ import json
 import logging
 import threading
 import time
-from collections import OrderedDict
 from typing import Callable
 
 from .. import wiring
@@ -45,6 +44,7 @@ from ..adapters.encryption_wire import CREATE_LINEAGE_KEY, DECRYPT, ENCRYPT, INT
 from ..adapters.s3_blocks import S3BlockStore
 from ..domain import keys
 from ..domain.errors import CorruptData, DependencyAccessDenied, ObjectNotFound, ValidationError
+from ..lru import BoundedCache
 from ..ports import BlockStore, EncryptionFunction, KeyService
 from .cipher import AeadCipher
 from .copier import Copier
@@ -63,29 +63,21 @@ class _KeyCache:
     """A small LRU of unwrapped keys, each valid for ``ttl`` seconds after it was unwrapped."""
 
     def __init__(self, capacity: int, ttl: float, clock: Callable[[], float]):
-        self._entries: OrderedDict[str, tuple[float, AeadCipher]] = OrderedDict()
-        self._capacity = capacity
+        self._entries: BoundedCache[tuple[float, AeadCipher]] = BoundedCache(capacity)
         self._ttl = ttl
         self._clock = clock
-        self._lock = threading.Lock()
 
     def get(self, lineage_id: str) -> AeadCipher | None:
-        with self._lock:
-            entry = self._entries.get(lineage_id)
-            if entry is None:
-                return None
-            if self._clock() - entry[0] >= self._ttl:
-                del self._entries[lineage_id]
-                return None
-            self._entries.move_to_end(lineage_id)
-            return entry[1]
+        entry = self._entries.get(lineage_id)
+        if entry is None:
+            return None
+        if self._clock() - entry[0] >= self._ttl:
+            self._entries.discard(lineage_id)  # no key material kept past its time
+            return None
+        return entry[1]
 
     def put(self, lineage_id: str, cipher: AeadCipher) -> None:
-        with self._lock:
-            self._entries[lineage_id] = (self._clock(), cipher)
-            self._entries.move_to_end(lineage_id)
-            while len(self._entries) > self._capacity:
-                self._entries.popitem(last=False)
+        self._entries.put(lineage_id, (self._clock(), cipher))
 
 
 class EncryptionService(EncryptionFunction):

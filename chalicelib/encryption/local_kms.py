@@ -35,7 +35,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from ..adapters.secret_files import read_or_create
+from ..adapters.durable_files import read_or_create_secret
 from ..domain.errors import CorruptData
 from ..ports import KeyService
 from .cipher import KEY_BYTES, AeadCipher
@@ -83,7 +83,7 @@ def _load_or_create_master_key(directory: Path) -> bytes:
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(directory, 0o700)  # mkdir's mode is masked by the umask, and the dir may predate us
     path = directory / MASTER_KEY_FILE
-    read_or_create(path, KEY_BYTES)
+    read_or_create_secret(path, KEY_BYTES)
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         raise PermissionError(

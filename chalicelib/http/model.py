@@ -111,6 +111,7 @@ def parse(op_name: str, raw: RawRequest) -> dict:
         if not isinstance(body_members, dict):
             raise SerializationError("The request body must be a JSON object")
     values: dict[str, Any] = {}
+    names: dict[str, str] = {}
     violations = _Violations()
     for member, ref in shape["members"].items():
         location = ref.get("location")
@@ -125,12 +126,13 @@ def parse(op_name: str, raw: RawRequest) -> dict:
             value = raw.body
         else:
             value = body_members.get(member)
-        values[member] = _convert(_shape(ref["shape"]), _message_name(ref, member), value, violations)
+        names[member] = _message_name(ref, member)
+        values[member] = _convert(_shape(ref["shape"]), names[member], value, violations)
     for member, ref in shape["members"].items():
         constraints = dict(_shape(ref["shape"]))
         constraints.update(SERVICE_OVERRIDES.get((shape_name, member), {}))
         required = member in shape.get("required", ())
-        _check(_message_name(ref, member), values[member], constraints, required, violations)
+        _check(names[member], values[member], constraints, required, violations)
     violations.raise_if_any()
     return {k: v for k, v in values.items() if v is not None}
 

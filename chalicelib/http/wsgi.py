@@ -3,11 +3,11 @@
 Chalice's own ``chalice local`` server is a single-threaded development
 server; blocksnap serves with granian instead and needs only this thin
 translation from a WSGI request to an API Gateway proxy event and back. Bodies
-are handed over as raw bytes (no base64 round trip on the way in), and unknown
-paths get an AWS-shaped JSON 404 rather than API Gateway's 403
-"Missing Authentication Token", and a known path with another method gets
-the same shape with 405 rather than Chalice's own body. Responses come back as raw bytes too
-(:data:`~chalicelib.http.gateway.RAW_BODY_MARK`).
+are handed over as raw bytes (no base64 round trip on the way in). Unknown
+paths get an AWS-shaped JSON 404 rather than API Gateway's 403 "Missing
+Authentication Token", and a known path with another method gets the same
+shape with 405 rather than Chalice's own body. Responses come back as raw
+bytes too (:data:`~chalicelib.http.gateway.RAW_BODY_MARK`).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""Secrets kept as files in the data dir: created once, whole, readable by their owner only.
+"""Durable files in the data dir: directory entries made durable, and secrets created once.
 
-Several processes may start at once on a fresh data dir (granian's workers,
+A secret (the token key, the local master key) is created once, whole,
+readable by its owner only. Several processes may start at once on a fresh data dir (granian's workers,
 the encryption worker) and race to create the same secret. Each writes its
 own temporary file, fsyncs it and hard-links it into place: exactly one link
 wins, nobody ever reads a partial secret, and everybody uses the winner's.
@@ -22,7 +23,7 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def read_or_create(path: Path, size: int) -> bytes:
+def read_or_create_secret(path: Path, size: int) -> bytes:
     """The secret at ``path``, first created from ``size`` random bytes (mode 0600) if absent."""
     try:
         return path.read_bytes()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import stat
 import threading
 
-from chalicelib.adapters.secret_files import read_or_create
+from chalicelib.adapters.durable_files import read_or_create_secret
 
 
 def test_racing_creators_all_get_the_one_secret(tmp_path):
@@ -15,7 +15,7 @@ def test_racing_creators_all_get_the_one_secret(tmp_path):
 
     def create() -> None:
         barrier.wait()
-        seen.append(read_or_create(path, 32))
+        seen.append(read_or_create_secret(path, 32))
 
     threads = [threading.Thread(target=create) for _ in range(8)]
     for thread in threads:
@@ -25,4 +25,4 @@ def test_racing_creators_all_get_the_one_secret(tmp_path):
     assert len(seen) == 8 and len(set(seen)) == 1 and len(seen[0]) == 32
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert [p.name for p in tmp_path.iterdir()] == ["secret"]  # no temporary file left behind
-    assert read_or_create(path, 32) == seen[0]
+    assert read_or_create_secret(path, 32) == seen[0]
