@@ -30,6 +30,11 @@ THROTTLING_CODES = frozenset({
 })
 
 
+# A condition expression that did not hold: the code of a failed single write,
+# and the cancellation reason of a transaction item.
+CONDITION_FAILED = frozenset({"ConditionalCheckFailedException", "ConditionalCheckFailed"})
+
+
 def error_code(exc: BaseException) -> str | None:
     """The AWS error code of a botocore or pynamodb error, else None."""
     if isinstance(exc, PynamoDBException):

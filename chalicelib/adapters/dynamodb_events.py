@@ -52,7 +52,7 @@ from pynamodb.transactions import TransactWrite
 from ..domain.errors import DuplicateEvent
 from ..domain.events import Event, EventRecord
 from ..ports import EventStore
-from .aws_errors import translates_throttling
+from .aws_errors import CONDITION_FAILED, error_code, translates_throttling
 
 MAX_TRANSACTION_ITEMS = 100  # TransactWriteItems limit
 
@@ -60,7 +60,6 @@ MAX_TRANSACTION_ITEMS = 100  # TransactWriteItems limit
 # transactions settle in tens of milliseconds, so these cover one comfortably.
 CONFLICT_WAITS = (0.01, 0.02, 0.05, 0.1)
 
-_TAKEN = {"ConditionalCheckFailedException", "ConditionalCheckFailed"}
 _IN_FLIGHT = {"TransactionConflictException", "TransactionConflict"}
 
 
@@ -124,9 +123,9 @@ class DynamoDBEventStore(EventStore):
         try:
             item.save(condition=self._model.stream.does_not_exist())
         except PutError as exc:
-            if exc.cause_response_code in _TAKEN:
+            if error_code(exc) in CONDITION_FAILED:
                 raise DuplicateEvent(f"({item.stream}, {item.key}) already exists") from exc
-            if exc.cause_response_code in _IN_FLIGHT:
+            if error_code(exc) in _IN_FLIGHT:
                 raise _InFlight() from exc
             raise
 
@@ -138,11 +137,11 @@ class DynamoDBEventStore(EventStore):
                     tx.save(item, condition=condition)
         except TransactWriteError as exc:
             codes = {reason.code for reason in exc.cancellation_reasons if reason is not None}
-            if codes & _TAKEN:
+            if codes & CONDITION_FAILED:
                 taken = [
                     (item.stream, item.key)
                     for item, reason in zip(items, exc.cancellation_reasons)
-                    if reason is not None and reason.code in _TAKEN
+                    if reason is not None and reason.code in CONDITION_FAILED
                 ]
                 raise DuplicateEvent(f"already exist: {taken}") from exc
             if codes & _IN_FLIGHT:

@@ -39,7 +39,7 @@ from pynamodb.models import Model
 
 from ..domain.snapshot import PENDING, SnapshotRecord
 from ..ports import ReadModelStore
-from .aws_errors import translates_throttling
+from .aws_errors import CONDITION_FAILED, error_code, translates_throttling
 
 STATUS_INDEX = "status-index"
 CHECKPOINT_PREFIX = "checkpoint/"
@@ -104,7 +104,7 @@ class DynamoDBReadModelStore(ReadModelStore):
                 condition=model.snapshot_id.exists() & (model.last_activity < when),
             )
         except UpdateError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
+            if error_code(exc) not in CONDITION_FAILED:
                 raise
 
     def pending_snapshots(self):
