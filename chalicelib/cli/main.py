@@ -1,4 +1,9 @@
-"""Entry point of the ``blocksnap`` console script."""
+"""blocksnap: a self-hostable block-level snapshot service speaking the Amazon EBS direct APIs.
+
+Environment: BLOCKSNAP_DATA_DIR (the default data dir), BLOCKSNAP_BACKEND
+(embedded or aws), BLOCKSNAP_PROCESSES (serve's default --processes); the
+AWS backend reads the standard AWS_* variables. README.md has the rest.
+"""
 
 from __future__ import annotations
 
@@ -6,56 +11,86 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Callable, TypeVar
 
 from .. import wiring
+from .preflight import CliError, one_line_errors, port_number, positive_integer
+
+BACKENDS = ("embedded", "aws")
+ENV_PROCESSES = "BLOCKSNAP_PROCESSES"
+
+T = TypeVar("T")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="blocksnap", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="blocksnap", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
+    data_dir_help = f"where the embedded backend keeps its data (default: ${wiring.ENV_DATA_DIR}, else {wiring.default_data_dir()})"
 
     serve = sub.add_parser("serve", help="serve the EBS direct API and the blocksnap extensions")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8642, help="0 picks a free port")
-    serve.add_argument("--data-dir", type=Path, default=None, help=f"default {wiring.default_data_dir()}")
-    serve.add_argument("--threads", type=int, default=8, help="request worker threads per process")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on, an IP address or a host name (default: %(default)s)")
+    serve.add_argument("--port", type=port_number, default=8642, help="port to listen on; 0 picks a free one (default: %(default)s)")
+    serve.add_argument("--data-dir", type=Path, default=None, help=data_dir_help)
+    serve.add_argument("--threads", type=positive_integer, default=8, help="request threads per HTTP worker process (default: %(default)s)")
     serve.add_argument(
-        "--processes", type=int, default=int(os.environ.get("BLOCKSNAP_PROCESSES", "1")),
-        help="HTTP worker processes (use the number of cores for throughput)",
+        "--processes", type=positive_integer, default=None,
+        help=f"HTTP worker processes, e.g. one per core for throughput (default: ${ENV_PROCESSES}, else 1)",
     )
     serve.add_argument(
-        "--backend", choices=["embedded", "aws"], default=os.environ.get(wiring.ENV_BACKEND, "embedded"),
-        help="embedded: SQLite + files in the data dir; aws: DynamoDB + S3 (endpoints from the "
-        "standard AWS_ENDPOINT_URL* variables, or BLOCKSNAP_AWS_TARGET=localstack)",
+        "--backend", choices=BACKENDS, default=None,
+        help=f"embedded: SQLite + files in the data dir; aws: DynamoDB + S3 (endpoints from the standard "
+        f"AWS_ENDPOINT_URL* variables, or BLOCKSNAP_AWS_TARGET=localstack) (default: ${wiring.ENV_BACKEND}, "
+        "else embedded)",
     )
 
     init = sub.add_parser("init", help="create the cloud tables and bucket (idempotent)")
-    init.add_argument("--backend", choices=["aws"], required=True)
+    init.add_argument("--backend", choices=["aws"], required=True, help="the backend to create")
 
-    rebuild = sub.add_parser("rebuild", help="drop the read models and rebuild them from the events")
-    rebuild.add_argument("--data-dir", type=Path, default=None, help=f"default {wiring.default_data_dir()}")
-    rebuild.add_argument(
-        "--backend", choices=["embedded", "aws"], default=os.environ.get(wiring.ENV_BACKEND, "embedded"),
-        help="aws: the tables and bucket the standard AWS variables and BLOCKSNAP_* names point at; "
-        "pause the projector first",
+    rebuild = sub.add_parser(
+        "rebuild", help="drop the read models and rebuild them from the events (stop the server first)",
     )
-    rebuild.add_argument("--no-progress", action="store_true")
+    rebuild.add_argument("--data-dir", type=Path, default=None, help=data_dir_help)
+    rebuild.add_argument(
+        "--backend", choices=BACKENDS, default=None,
+        help="aws: the tables and bucket the standard AWS variables and BLOCKSNAP_* names point at; "
+        f"pause the projector first (default: ${wiring.ENV_BACKEND}, else embedded)",
+    )
+    rebuild.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
 
+def _from_env(name: str, parse: Callable[[str], T], default: T) -> T:
+    """A setting from the environment, or ``default``; a value that does not parse is a CliError."""
+    value = os.environ.get(name)
+    if not value:
+        return default
+    try:
+        return parse(value)
+    except (ValueError, argparse.ArgumentTypeError) as exc:
+        raise CliError(f"{name}: {exc}") from None
+
+
+def _backend(value: str) -> str:
+    if value not in BACKENDS:
+        raise ValueError(f"{value!r} is not one of {', '.join(BACKENDS)}")
+    return value
+
+
 def _data_dir(value: Path | None) -> Path:
-    return (value or Path(os.environ.get(wiring.ENV_DATA_DIR) or wiring.default_data_dir())).expanduser()
+    return (value or _from_env(wiring.ENV_DATA_DIR, Path, wiring.default_data_dir())).expanduser()
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    minute_seconds = float(os.environ.get(wiring.ENV_MINUTE_SECONDS, "60"))
+def _run(args: argparse.Namespace) -> int:
+    backend = args.backend if getattr(args, "backend", None) else _from_env(wiring.ENV_BACKEND, _backend, "embedded")
     if args.command == "serve":
         from .serve import serve
 
         return serve(
-            args.host, args.port, _data_dir(args.data_dir), args.threads, minute_seconds,
-            args.backend, max(1, args.processes),
+            args.host, args.port, _data_dir(args.data_dir), args.threads,
+            _from_env(wiring.ENV_MINUTE_SECONDS, float, 60.0), backend,
+            args.processes or _from_env(ENV_PROCESSES, positive_integer, 1),
         )
     if args.command == "init":
         from ..adapters.aws_setup import ensure_tables_and_bucket
@@ -66,14 +101,16 @@ def main(argv: list[str] | None = None) -> int:
         ensure_tables_and_bucket(names, region=region, session=session)
         print(f"ready: tables {names.events_table}, {names.snapshots_table}; bucket {names.bucket}")
         return 0
-    if args.command == "rebuild":
-        from .rebuild import rebuild, rebuild_aws
+    from .rebuild import rebuild, rebuild_aws
 
-        if args.backend == "aws":
-            return rebuild_aws(progress=not args.no_progress)
-        return rebuild(_data_dir(args.data_dir), progress=not args.no_progress)
-    return 2
+    if backend == "aws":
+        return rebuild_aws(progress=not args.no_progress)
+    return rebuild(_data_dir(args.data_dir), progress=not args.no_progress)
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    return one_line_errors("blocksnap", lambda: _run(args))
 
 if __name__ == "__main__":
     sys.exit(main())

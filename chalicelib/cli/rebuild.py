@@ -27,19 +27,21 @@ from ..domain.events import (
     progress_stream,
 )
 from ..ports import EventStore
+from .preflight import CliError, hold_data_dir
 
 
 def rebuild(data_dir: Path, progress: bool = True) -> int:
+    """Rebuild the embedded read models, holding the data dir so that no server runs meanwhile."""
     if not (data_dir / "events.sqlite3").exists():
-        print(f"blocksnap rebuild: no event table in {data_dir}")
-        return 1
-    runtime = wiring.embedded(data_dir)
-    _drop_read_models(runtime)
-    projector = runtime.projector
-    with tqdm(desc="events", unit="ev", disable=not progress) as bar:
-        while count := projector.run_once():
-            bar.update(count)
-    print(f"rebuilt {len(runtime.records.all_snapshots())} snapshot records in {data_dir}")
+        raise CliError(f"no event table in {data_dir}: nothing to rebuild")
+    with hold_data_dir(data_dir, "rebuild"):
+        runtime = wiring.embedded(data_dir)
+        _drop_read_models(runtime)
+        projector = runtime.projector
+        with tqdm(desc="events", unit="ev", disable=not progress) as bar:
+            while count := projector.run_once():
+                bar.update(count)
+        print(f"rebuilt {len(runtime.records.all_snapshots())} snapshot records in {data_dir}")
     return 0
 
 

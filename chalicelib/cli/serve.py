@@ -21,7 +21,7 @@ import http.client
 import logging
 import multiprocessing
 import os
-import socket
+import signal
 import subprocess
 import sys
 import threading
@@ -34,6 +34,7 @@ from granian.server import Server
 
 from .. import wiring
 from .lifeline import mark_supervisor
+from .preflight import hold_data_dir, listen_address, url
 
 _READY_TIMEOUT = 60.0
 
@@ -55,42 +56,56 @@ def serve(
     pool for the WSGI app, which blocks on fsyncs and commits.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    data_dir.mkdir(parents=True, exist_ok=True)
-    port = port or _free_port(host)
-    mark_supervisor()
-    worker = start_worker(data_dir, backend)
+    signal.signal(signal.SIGTERM, _leave_on_sigterm)  # until granian installs its own handler
+    with hold_data_dir(data_dir, "serve"):
+        ip, port = listen_address(host, port)
+        mark_supervisor()
+        worker = start_worker(data_dir, backend)
+        try:
+            _serve_api(host, ip, port, data_dir, threads, minute_seconds, backend, processes)
+        finally:
+            stop_worker(worker)
+    print("blocksnap stopped", flush=True)
+    return 0
+
+
+def _leave_on_sigterm(signum: int, frame) -> None:
+    """A SIGTERM during start-up leaves through the ``finally`` that stops the encryption worker."""
+    raise SystemExit(128 + signum)
+
+
+def _serve_api(
+    host: str, ip: str, port: int, data_dir: Path, threads: int, minute_seconds: float, backend: str, processes: int
+) -> None:
+    """The projector in this process and the HTTP workers, until granian is told to stop."""
     runtime, where = runtime_for(backend, data_dir, minute_seconds)
     # A DynamoDB stream is polled by GetRecords calls that cost money when idle.
     runtime.projector.start(poll_seconds=0.25 if backend == "aws" else 0.05)
-    # Workers start as fresh interpreters: forking this process, whose projector
-    # and relay threads may hold locks at that moment, could hang a worker.
-    multiprocessing.set_start_method("spawn", force=True)
-    os.environ.update({
-        wiring.ENV_BACKEND: backend,
-        wiring.ENV_DATA_DIR: str(data_dir),
-        wiring.ENV_MINUTE_SECONDS: str(minute_seconds),
-    })
-    server = Server(
-        "chalicelib.cli.http_worker:create_app",
-        address=host,
-        port=port,
-        interface=Interfaces.WSGI,
-        factory=True,
-        workers=processes,
-        blocking_threads=threads,
-        log_level=LogLevels.warning,
-    )
-    logging.getLogger("_granian").addFilter(_without_thread_count_warning)
-    url = f"http://{host}:{port}"
-    threading.Thread(target=_announce, args=(host, port, f"blocksnap serving on {url} ({where})"),
-                     name="blocksnap-ready", daemon=True).start()
     try:
+        # Workers start as fresh interpreters: forking this process, whose projector
+        # and relay threads may hold locks at that moment, could hang a worker.
+        multiprocessing.set_start_method("spawn", force=True)
+        os.environ.update({
+            wiring.ENV_BACKEND: backend,
+            wiring.ENV_DATA_DIR: str(data_dir),
+            wiring.ENV_MINUTE_SECONDS: str(minute_seconds),
+        })
+        server = Server(
+            "chalicelib.cli.http_worker:create_app",
+            address=ip,
+            port=port,
+            interface=Interfaces.WSGI,
+            factory=True,
+            workers=processes,
+            blocking_threads=threads,
+            log_level=LogLevels.warning,
+        )
+        logging.getLogger("_granian").addFilter(_without_thread_count_warning)
+        line = f"blocksnap serving on {url(host, port)} ({where})"
+        threading.Thread(target=_announce, args=(ip, port, line), name="blocksnap-ready", daemon=True).start()
         server.serve()
     finally:
         runtime.projector.stop()
-        stop_worker(worker)
-        print("blocksnap stopped", flush=True)
-    return 0
 
 
 def runtime_for(backend: str, data_dir: Path, minute_seconds: float):
@@ -111,12 +126,6 @@ def _without_thread_count_warning(record: logging.LogRecord) -> bool:
     would print the warning at every start.
     """
     return not record.getMessage().startswith("Configuration allows spawning up to")
-
-
-def _free_port(host: str) -> int:
-    """A port free now: granian's workers each bind the port themselves, so it must be chosen first."""
-    with socket.create_server((host, 0)) as probe:
-        return probe.getsockname()[1]
 
 
 def _announce(host: str, port: int, line: str) -> None:
@@ -146,12 +155,16 @@ def start_worker(data_dir: Path, backend: str, timeout: float = 60.0) -> subproc
         text=True,
     )
     assert worker.stdout is not None
-    for line in worker.stdout:
-        print(line, end="", flush=True)
-        if "ready on" in line:
-            break
-    else:
-        raise SystemExit(f"blocksnap: the encryption worker exited with {worker.wait(timeout)}")
+    try:
+        for line in worker.stdout:
+            print(line, end="", flush=True)
+            if "ready on" in line:
+                break
+        else:
+            raise SystemExit(f"blocksnap: the encryption worker exited with {worker.wait(timeout)}")
+    except BaseException:  # a signal while waiting, too: the worker must not outlive this process
+        stop_worker(worker)
+        raise
     threading.Thread(target=_relay, args=(worker.stdout,), name="blocksnap-worker-output", daemon=True).start()
     return worker
 

@@ -38,6 +38,7 @@ from pathlib import Path
 from .. import wiring
 from ..adapters.encryption_wire import recv_frame, send_frame
 from ..cli.lifeline import supervisor, supervisor_alive
+from ..cli.preflight import one_line_errors
 from ..ports import KeyService
 from ..projections.runner import BatchSource, LogSource
 from .copier import Copier
@@ -203,7 +204,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     data_dir = args.data_dir or Path(os.environ.get(wiring.ENV_DATA_DIR) or wiring.default_data_dir())
     data_dir = data_dir.expanduser()
-    return run(data_dir, args.socket or data_dir / SOCKET_NAME, args.backend, args.exit_with_parent)
+    socket_path = args.socket or data_dir / SOCKET_NAME
+    return one_line_errors(
+        "blocksnap encryption worker", lambda: run(data_dir, socket_path, args.backend, args.exit_with_parent)
+    )
 
 
 if __name__ == "__main__":

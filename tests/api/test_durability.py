@@ -196,3 +196,36 @@ def test_http_workers_die_with_a_killed_server(tmp_path):
             return
         time.sleep(0.1)
     pytest.fail(f"{url} still answers 10 s after its server was killed")
+
+
+def _second_command(*argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "chalicelib.cli.main", *argv], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_a_running_server_keeps_its_port_and_its_data_dir(tmp_path):
+    """granian listens with SO_REUSEPORT: unchecked, a second server would take half the connections.
+
+    And a rebuild under a live projector can end with no manifests, so it is refused.
+    """
+    srv = BlocksnapServer(tmp_path / "data").start()
+    try:
+        port = srv.url.rsplit(":", 1)[1]
+        same_port = _second_command("serve", "--port", port, "--data-dir", str(tmp_path / "other"))
+        assert (same_port.returncode, same_port.stderr) == (
+            1, f"blocksnap: cannot listen on {srv.url}: Address already in use\n"
+        )
+        pid = srv.proc.pid
+        same_dir = _second_command("serve", "--port", "0", "--data-dir", str(tmp_path / "data"))
+        rebuild = _second_command("rebuild", "--data-dir", str(tmp_path / "data"), "--no-progress")
+        for result in (same_dir, rebuild):
+            assert (result.returncode, result.stderr) == (
+                1, f"blocksnap: the data dir {tmp_path / 'data'} is in use by blocksnap serve (pid {pid}); "
+                "stop it first\n"
+            )
+        assert requests.get(f"{srv.url}/blocksnap/v1/snapshots/snap-00000000000000000", timeout=5).status_code == 404
+    finally:
+        srv.stop()
+    rebuilt = _second_command("rebuild", "--data-dir", str(tmp_path / "data"), "--no-progress")
+    assert rebuilt.returncode == 0, rebuilt.stderr

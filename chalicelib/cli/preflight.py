@@ -1,0 +1,122 @@
+"""What the commands check before they start, so that a mistake is one line and not a traceback.
+
+Two servers on one port, or ``rebuild`` under a live server, fail quietly
+otherwise: granian binds with SO_REUSEPORT, so a second ``serve`` shares the
+port and the kernel splits clients between two data dirs; and a rebuild that
+clears the read models while a server's projector follows the same event log
+can end with no manifests at all. Both are refused here instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import ipaddress
+import os
+import socket
+import sys
+from pathlib import Path
+from typing import IO, Callable
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pynamodb.exceptions import PynamoDBException
+
+LOCK_FILE = "blocksnap.lock"
+
+
+class CliError(Exception):
+    """A mistake in the command line or its environment: printed as one line, exit status 1."""
+
+
+def one_line_errors(prog: str, command: Callable[[], int]) -> int:
+    """Run a command; a mistake or an unreachable AWS ends in one line on stderr and status 1, never a traceback."""
+    try:
+        return command()
+    except CliError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+    except (BotoCoreError, ClientError, PynamoDBException) as exc:
+        print(f"{prog}: AWS: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        return 130
+    return 1
+
+
+def open_data_dir(path: Path) -> Path:
+    """The data dir, created if missing; a path that cannot hold one is a CliError."""
+    if path.exists() and not path.is_dir():
+        raise CliError(f"the data dir {path} is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"cannot create the data dir {path}: {exc.strerror or exc}") from exc
+    return path
+
+
+def hold_data_dir(path: Path, command: str) -> IO[str]:
+    """An exclusive lock on the data dir for as long as the returned file stays open.
+
+    An ``flock`` ends with its process, even a SIGKILLed one, so a crash
+    never leaves a stale lock behind. The holder's pid and command are
+    written into the file for the message the next caller gets.
+    """
+    open_data_dir(path)
+    lock_path = path / LOCK_FILE
+    try:
+        handle = open(lock_path, "a+")
+    except OSError as exc:
+        raise CliError(f"cannot use {path} as a data dir: {exc.strerror or exc}") from exc
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise CliError(f"the data dir {path} is in use by {holder}; stop it first") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"blocksnap {command} (pid {os.getpid()})\n")
+    handle.flush()
+    return handle
+
+
+def listen_address(host: str, port: int) -> tuple[str, int]:
+    """The IP address to bind for ``host`` and the port, checked free now (a free one for port 0).
+
+    The probe binds without SO_REUSEPORT, so it fails against any listener
+    on the port, granian's own included. Host names are resolved here
+    because granian takes IP literals only.
+    """
+    try:
+        ip = str(ipaddress.ip_address(host))
+    except ValueError:
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise CliError(f"cannot resolve --host {host}: {exc.strerror}") from exc
+        ip = infos[0][4][0]
+    family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((ip, port))
+        except OSError as exc:
+            raise CliError(f"cannot listen on {url(host, port)}: {exc.strerror or exc}") from exc
+        return ip, probe.getsockname()[1]
+
+
+def url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def port_number(value: str) -> int:
+    """argparse type: a TCP port, 0 for any free one."""
+    if not (value.isascii() and value.isdigit()) or int(value) > 65535:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port number (0 to 65535)")
+    return int(value)
+
+
+def positive_integer(value: str) -> int:
+    """argparse type: a whole number of at least 1."""
+    if not (value.isascii() and value.isdigit()) or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of at least 1")
+    return int(value)
