@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 import threading
+import time
+import uuid
 from datetime import datetime
 
 import pytest
 import requests
 from botocore.exceptions import ClientError, ParamValidationError
 
-from chalicelib.domain.checksums import linear_aggregate
 
 from .conftest import BLOCK, all_blocks, block, checksum, put, read_all, snapshot, wait_status
 
@@ -73,13 +76,16 @@ def test_overwrite_in_a_pending_snapshot_counts_once_and_last_write_wins(ebs):
 
 
 def test_linear_aggregate_checksum_is_verified(ebs):
-    blocks = {0: block("a"), 3: block("b"), 2047: block("c")}
-    aggregate = linear_aggregate(checksum(blocks[i]) for i in sorted(blocks))
+    """Ascending index order, whatever the order of the writes and of the service's block shards (index % 16)."""
+    blocks = {40: block("a"), 17: block("b"), 2: block("c"), 1: block("d"), 2047: block("e")}
+    aggregate = base64.b64encode(
+        hashlib.sha256(b"".join(hashlib.sha256(blocks[i]).digest() for i in sorted(blocks))).digest()
+    ).decode()
     sid = ebs.start_snapshot(VolumeSize=1)["SnapshotId"]
     for i, d in blocks.items():
         put(ebs, sid, i, d)
     r = ebs.complete_snapshot(
-        SnapshotId=sid, ChangedBlocksCount=3, Checksum=aggregate,
+        SnapshotId=sid, ChangedBlocksCount=len(blocks), Checksum=aggregate,
         ChecksumAlgorithm="SHA256", ChecksumAggregationMethod="LINEAR",
     )
     assert r["ResponseMetadata"]["HTTPStatusCode"] == 202 and r["Status"] == "pending"
@@ -279,13 +285,51 @@ def test_volume_size_and_tags_limits(ebs):
     assert error_of(e)[3] == "INVALID_TAG"
 
 
-def test_client_token_idempotency(ebs):
-    first = ebs.start_snapshot(VolumeSize=1, ClientToken="token-idem-1", Description="a")
-    again = ebs.start_snapshot(VolumeSize=1, ClientToken="token-idem-1", Description="a")
+@pytest.mark.parametrize(
+    "changed",
+    [{"VolumeSize": 2}, {"Description": "b"}, {"Timeout": 20}, {"Tags": [{"Key": "k", "Value": "other"}]},
+     {"Encrypted": True}, {"ParentSnapshotId": "parent"}],
+    ids=lambda changed: next(iter(changed)),
+)
+def test_client_token_idempotency(ebs, changed):
+    parent = snapshot(ebs, {0: block("parent")})
+    token = f"token-idem-{uuid.uuid4()}"
+    original = {"VolumeSize": 1, "ClientToken": token, "Description": "a", "Timeout": 10,
+                "Tags": [{"Key": "k", "Value": "v"}]}
+    first = ebs.start_snapshot(**original)
+    again = ebs.start_snapshot(**original)
     assert again["SnapshotId"] == first["SnapshotId"] and again["Status"] == "pending"
+    if changed.get("ParentSnapshotId"):
+        changed = {"ParentSnapshotId": parent}
     with pytest.raises(ClientError) as e:
-        ebs.start_snapshot(VolumeSize=2, ClientToken="token-idem-1", Description="a")
+        ebs.start_snapshot(**{**original, **changed})
     assert error_of(e) == (409, "ConflictException", "Current request does not match request stored with this token.", None)
+
+
+def test_token_lifetimes(ebs):
+    """Block tokens and the ExpiryTime of a non-empty list last seven days (FAQ); an empty list's an hour."""
+    sid = snapshot(ebs, {0: block("x")})
+    child = snapshot(ebs, {1: block("y")}, parent=sid)
+    empty = snapshot(ebs, {})
+    before = time.time()
+    listed = ebs.list_snapshot_blocks(SnapshotId=sid)["ExpiryTime"].timestamp()
+    changed = ebs.list_changed_blocks(FirstSnapshotId=sid, SecondSnapshotId=child)["ExpiryTime"].timestamp()
+    nothing = ebs.list_snapshot_blocks(SnapshotId=empty)["ExpiryTime"].timestamp()
+    after = time.time()
+    for expiry in (listed, changed):
+        assert before + 7 * 86400 - 1 <= expiry <= after + 7 * 86400 + 1
+    assert before + 3600 - 1 <= nothing <= after + 3600 + 1
+
+
+def test_a_corrupted_block_is_never_served(ebs, server):
+    sid = snapshot(ebs, {0: block("intact")})
+    store = server.store()
+    [key] = store.list(f"blocks/{sid}/")
+    store.put(key, block("tampered"))  # same length, other bytes: only the digest can tell
+    token = ebs.list_snapshot_blocks(SnapshotId=sid)["Blocks"][0]["BlockToken"]
+    with pytest.raises(ClientError) as e:
+        ebs.get_snapshot_block(SnapshotId=sid, BlockIndex=0, BlockToken=token)
+    assert error_of(e)[:2] == (500, "InternalServerException")
 
 
 def test_encryption_parameters_follow_the_aws_matrix(ebs):

@@ -102,7 +102,8 @@ class BlockStoreContract(ABC):
         assert list(store.list("")) == []
 
     def test_invalid_keys_are_refused(self, store):
-        for key in ["../x", "/abs", "blocks/../x", "", "a//b", ".hidden", "a/b/", "a b", "a\\b", "blocks/x\n"]:
+        for key in ["../x", "/abs", "blocks/../x", "", "a//b", ".hidden", "a/b/", "a b", "a\\b", "blocks/x\n",
+                    "blocks/.tmp-x", "blocks/snap-0/.."]:
             with pytest.raises(ValueError):
                 store.put(key, b"x")
             with pytest.raises(ValueError):

@@ -196,6 +196,33 @@ class EventStoreContract(ABC):
         assert sum(isinstance(o, DuplicateEvent) for o in outcomes) == writers - 1
         assert store.query(block_stream(SNAP, 42)) == winners
 
+    def test_a_duplicate_among_concurrent_appends_fails_alone(self, store):
+        """Appends that share a commit (SQLite's group commit) succeed or fail each on its own."""
+        writers, rounds = 8, 20
+        store.append([written(0, 1)])
+        store.query(block_stream(SNAP, 0))  # connect before the race
+        for round_ in range(rounds):
+            barrier = threading.Barrier(writers)
+            failures: list[int] = []
+
+            def append(i: int, round_: int = round_) -> None:
+                record = written(0, 1) if i == 0 else written(round_ * writers + i, 1)
+                barrier.wait()
+                try:
+                    store.append([record])
+                except DuplicateEvent:
+                    failures.append(i)
+
+            threads = [threading.Thread(target=append, args=(i,)) for i in range(writers)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert failures == [0], f"round {round_}: writers {failures} failed; only writer 0 repeats a key"
+        for index in range(1, rounds * writers):
+            if index % writers:
+                assert len(store.query(block_stream(SNAP, index), prefix=f"{index:09d}/")) == 1
+
     # ~1.2 MB: more than one 1 MB DynamoDB Query page.
     BIG_RECORDS = 30
     BIG_MESSAGE = 40_000

@@ -29,6 +29,10 @@ def test_page_token_binding_and_kind():
     block = m.block_token(SNAP, 1, 5000)
     with pytest.raises(TokenInvalid):
         m.open_page_token(block, "ListSnapshotBlocks", SNAP, now=10)
+    with pytest.raises(TokenInvalid):  # bound to its snapshot (or pair)
+        m.open_page_token(token, "ListSnapshotBlocks", "snap-0123456789abcdef1", now=10)
+    with pytest.raises(TokenInvalid):  # and expired after its expiry
+        m.open_page_token(token, "ListSnapshotBlocks", SNAP, now=5001)
 
 
 @given(st.text(min_size=0, max_size=300))
