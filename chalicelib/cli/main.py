@@ -16,7 +16,6 @@ from typing import Callable, TypeVar
 from .. import wiring
 from .preflight import CliError, one_line_errors, port_number, positive_integer
 
-BACKENDS = ("embedded", "aws")
 ENV_PROCESSES = "BLOCKSNAP_PROCESSES"
 
 T = TypeVar("T")
@@ -27,19 +26,27 @@ def _parser() -> argparse.ArgumentParser:
         prog="blocksnap", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    data_dir_help = f"where the embedded backend keeps its data (default: ${wiring.ENV_DATA_DIR}, else {wiring.default_data_dir()})"
+    data_dir_help = (
+        f"where the embedded backend keeps its data (default: ${wiring.ENV_DATA_DIR}, else {wiring.default_data_dir()})"
+    )
 
     serve = sub.add_parser("serve", help="serve the EBS direct API and the blocksnap extensions")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on, an IP address or a host name (default: %(default)s)")
-    serve.add_argument("--port", type=port_number, default=8642, help="port to listen on; 0 picks a free one (default: %(default)s)")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on, an IP address or a host name (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--port", type=port_number, default=8642, help="port to listen on; 0 picks a free one (default: %(default)s)"
+    )
     serve.add_argument("--data-dir", type=Path, default=None, help=data_dir_help)
-    serve.add_argument("--threads", type=positive_integer, default=8, help="request threads per HTTP worker process (default: %(default)s)")
+    serve.add_argument(
+        "--threads", type=positive_integer, default=8, help="request threads per HTTP worker process (default: %(default)s)"
+    )
     serve.add_argument(
         "--processes", type=positive_integer, default=None,
         help=f"HTTP worker processes, e.g. one per core for throughput (default: ${ENV_PROCESSES}, else 1)",
     )
     serve.add_argument(
-        "--backend", choices=BACKENDS, default=None,
+        "--backend", choices=wiring.BACKENDS, default=None,
         help=f"embedded: SQLite + files in the data dir; aws: DynamoDB + S3 (endpoints from the standard "
         f"AWS_ENDPOINT_URL* variables, or BLOCKSNAP_AWS_TARGET=localstack) (default: ${wiring.ENV_BACKEND}, "
         "else embedded)",
@@ -53,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     rebuild.add_argument("--data-dir", type=Path, default=None, help=data_dir_help)
     rebuild.add_argument(
-        "--backend", choices=BACKENDS, default=None,
+        "--backend", choices=wiring.BACKENDS, default=None,
         help="aws: the tables and bucket the standard AWS variables and BLOCKSNAP_* names point at; "
         f"pause the projector first (default: ${wiring.ENV_BACKEND}, else embedded)",
     )
@@ -72,9 +79,16 @@ def _from_env(name: str, parse: Callable[[str], T], default: T) -> T:
         raise CliError(f"{name}: {exc}") from None
 
 
+def _minute_seconds(value: str) -> float:
+    seconds = float(value)
+    if not 0 < seconds < float("inf"):
+        raise ValueError(f"{value!r} is not a positive number of seconds")
+    return seconds
+
+
 def _backend(value: str) -> str:
-    if value not in BACKENDS:
-        raise ValueError(f"{value!r} is not one of {', '.join(BACKENDS)}")
+    if value not in wiring.BACKENDS:
+        raise ValueError(f"{value!r} is not one of {', '.join(wiring.BACKENDS)}")
     return value
 
 
@@ -89,7 +103,7 @@ def _run(args: argparse.Namespace) -> int:
 
         return serve(
             args.host, args.port, _data_dir(args.data_dir), args.threads,
-            _from_env(wiring.ENV_MINUTE_SECONDS, float, 60.0), backend,
+            _from_env(wiring.ENV_MINUTE_SECONDS, _minute_seconds, 60.0), backend,
             args.processes or _from_env(ENV_PROCESSES, positive_integer, 1),
         )
     if args.command == "init":
@@ -111,6 +125,7 @@ def _run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     return one_line_errors("blocksnap", lambda: _run(args))
+
 
 if __name__ == "__main__":
     sys.exit(main())

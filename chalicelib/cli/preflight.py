@@ -15,11 +15,32 @@ import ipaddress
 import os
 import socket
 import sys
+import time
 from pathlib import Path
 from typing import IO, Callable
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+)
 from pynamodb.exceptions import PynamoDBException
+
+# What an unreachable, misconfigured or refusing AWS raises: the operator's to
+# fix, so one line says it. Anything else from botocore (a bad parameter, say)
+# is a bug in blocksnap and keeps its traceback.
+AWS_TROUBLE = (
+    ClientError,
+    PynamoDBException,
+    EndpointConnectionError,
+    ConnectTimeoutError,
+    NoCredentialsError,
+    PartialCredentialsError,
+    NoRegionError,
+)
 
 LOCK_FILE = "blocksnap.lock"
 
@@ -29,54 +50,68 @@ class CliError(Exception):
 
 
 def one_line_errors(prog: str, command: Callable[[], int]) -> int:
-    """Run a command; a mistake or an unreachable AWS ends in one line on stderr and status 1, never a traceback."""
+    """Run a command; a mistake or AWS trouble ends in one line on stderr and status 1, not a traceback."""
     try:
         return command()
     except CliError as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
-    except (BotoCoreError, ClientError, PynamoDBException) as exc:
+    except AWS_TROUBLE as exc:
         print(f"{prog}: AWS: {exc}", file=sys.stderr)
     except KeyboardInterrupt:
         return 130
     return 1
 
 
-def open_data_dir(path: Path) -> Path:
-    """The data dir, created if missing; a path that cannot hold one is a CliError."""
+def _make_data_dir(path: Path) -> None:
+    """Create the data dir if missing; a path that cannot hold one is a CliError."""
     if path.exists() and not path.is_dir():
         raise CliError(f"the data dir {path} is not a directory")
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise CliError(f"cannot create the data dir {path}: {exc.strerror or exc}") from exc
-    return path
 
 
-def hold_data_dir(path: Path, command: str) -> IO[str]:
+def hold_data_dir(path: Path, command: str, wait_seconds: float = 0.0) -> IO[str]:
     """An exclusive lock on the data dir for as long as the returned file stays open.
 
-    An ``flock`` ends with its process, even a SIGKILLed one, so a crash
-    never leaves a stale lock behind. The holder's pid and command are
-    written into the file for the message the next caller gets.
+    An ``flock`` ends with the last process holding it, even a SIGKILLed
+    one, so a crash never leaves a stale lock behind. The holder's pid and
+    command are written into the file for the message the next caller gets.
+    A holder still there after ``wait_seconds`` is a CliError.
     """
-    open_data_dir(path)
-    lock_path = path / LOCK_FILE
+    _make_data_dir(path)
     try:
-        handle = open(lock_path, "a+")
+        handle = open(path / LOCK_FILE, "a+")
     except OSError as exc:
         raise CliError(f"cannot use {path} as a data dir: {exc.strerror or exc}") from exc
+    deadline = time.monotonic() + wait_seconds
+    try:
+        while not _try_lock(handle):
+            if time.monotonic() >= deadline:
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                raise CliError(f"the data dir {path} is in use by {holder}; stop it first")
+            time.sleep(0.1)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"blocksnap {command} (pid {os.getpid()})\n")
+        handle.flush()
+    except OSError as exc:
+        handle.close()
+        raise CliError(f"cannot lock the data dir {path}: {exc.strerror or exc}") from exc
+    except CliError:
+        handle.close()
+        raise
+    return handle
+
+
+def _try_lock(handle: IO[str]) -> bool:
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        handle.seek(0)
-        holder = handle.read().strip() or "another process"
-        handle.close()
-        raise CliError(f"the data dir {path} is in use by {holder}; stop it first") from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(f"blocksnap {command} (pid {os.getpid()})\n")
-    handle.flush()
-    return handle
+        return False
+    return True
 
 
 def listen_address(host: str, port: int) -> tuple[str, int]:

@@ -37,6 +37,7 @@ from .lifeline import mark_supervisor
 from .preflight import hold_data_dir, listen_address, url
 
 _READY_TIMEOUT = 60.0
+_LOCK_WAIT = 5.0
 
 
 def serve(
@@ -56,15 +57,20 @@ def serve(
     pool for the WSGI app, which blocks on fsyncs and commits.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    signal.signal(signal.SIGTERM, _leave_on_sigterm)  # until granian installs its own handler
-    with hold_data_dir(data_dir, "serve"):
-        ip, port = listen_address(host, port)
+    # A server killed a moment ago may leave its encryption worker, which shares
+    # the lock, running for up to half a second more: a restart waits for it.
+    with hold_data_dir(data_dir, "serve", wait_seconds=_LOCK_WAIT) as lock:
+        ip, port = listen_address(host, port)  # fail early; checked again when granian binds
         mark_supervisor()
-        worker = start_worker(data_dir, backend)
+        previous = signal.signal(signal.SIGTERM, _leave_on_sigterm)  # until granian installs its own
         try:
-            _serve_api(host, ip, port, data_dir, threads, minute_seconds, backend, processes)
+            worker = start_worker(data_dir, backend, lock.fileno())
+            try:
+                _serve_api(host, port, data_dir, threads, minute_seconds, backend, processes)
+            finally:
+                stop_worker(worker)
         finally:
-            stop_worker(worker)
+            signal.signal(signal.SIGTERM, previous)
     print("blocksnap stopped", flush=True)
     return 0
 
@@ -75,7 +81,7 @@ def _leave_on_sigterm(signum: int, frame) -> None:
 
 
 def _serve_api(
-    host: str, ip: str, port: int, data_dir: Path, threads: int, minute_seconds: float, backend: str, processes: int
+    host: str, port: int, data_dir: Path, threads: int, minute_seconds: float, backend: str, processes: int
 ) -> None:
     """The projector in this process and the HTTP workers, until granian is told to stop."""
     runtime, where = runtime_for(backend, data_dir, minute_seconds)
@@ -90,6 +96,7 @@ def _serve_api(
             wiring.ENV_DATA_DIR: str(data_dir),
             wiring.ENV_MINUTE_SECONDS: str(minute_seconds),
         })
+        ip, port = listen_address(host, port)  # starting took seconds: the port may have been taken since
         server = Server(
             "chalicelib.cli.http_worker:create_app",
             address=ip,
@@ -143,16 +150,21 @@ def _announce(host: str, port: int, line: str) -> None:
             connection.close()
         print(line, flush=True)
         return
-    print(f"blocksnap: no HTTP worker answered on {host}:{port} within {_READY_TIMEOUT:.0f} s", flush=True)
+    print(f"blocksnap: no HTTP worker answered on {url(host, port)} within {_READY_TIMEOUT:.0f} s", flush=True)
 
 
-def start_worker(data_dir: Path, backend: str, timeout: float = 60.0) -> subprocess.Popen:
-    """Start the encryption worker and wait for its ready line (its output is passed through)."""
+def start_worker(data_dir: Path, backend: str, lock_fd: int, timeout: float = 60.0) -> subprocess.Popen:
+    """Start the encryption worker and wait for its ready line (its output is passed through).
+
+    The worker inherits the data dir's lock, so that the data dir stays held
+    until it has stopped too, even when this process is killed.
+    """
     worker = subprocess.Popen(
         [sys.executable, "-m", "chalicelib.encryption.worker", "--data-dir", str(data_dir), "--backend", backend,
          "--exit-with-parent"],
         stdout=subprocess.PIPE,
         text=True,
+        pass_fds=[lock_fd],
     )
     assert worker.stdout is not None
     try:
@@ -162,10 +174,10 @@ def start_worker(data_dir: Path, backend: str, timeout: float = 60.0) -> subproc
                 break
         else:
             raise SystemExit(f"blocksnap: the encryption worker exited with {worker.wait(timeout)}")
-    except BaseException:  # a signal while waiting, too: the worker must not outlive this process
+        threading.Thread(target=_relay, args=(worker.stdout,), name="blocksnap-worker-output", daemon=True).start()
+    except BaseException:  # a signal while starting, too: the worker must not outlive this process
         stop_worker(worker)
         raise
-    threading.Thread(target=_relay, args=(worker.stdout,), name="blocksnap-worker-output", daemon=True).start()
     return worker
 
 

@@ -181,12 +181,22 @@ def run(data_dir: Path, socket_path: Path, backend: str = "embedded", exit_with_
                 log.warning("the serving process is gone; stopping")
                 break
     finally:
+        # Unlinked first: a worker of a restarted server may bind this path as
+        # soon as this one stops answering, and its socket must not be removed.
+        socket_path.unlink(missing_ok=True)
         server.shutdown()
         server.server_close()
-        socket_path.unlink(missing_ok=True)
         follower.stop()
-        print("blocksnap encryption worker stopped", flush=True)
+        _say("blocksnap encryption worker stopped")
     return 0
+
+
+def _say(line: str) -> None:
+    """Print a status line to ``serve``, whose pipe is gone if ``serve`` is."""
+    try:
+        print(line, flush=True)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that exit does not complain again
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -195,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--data-dir", type=Path, default=None, help=f"default {wiring.default_data_dir()}")
     parser.add_argument("--socket", type=Path, default=None, help=f"default <data dir>/{SOCKET_NAME}")
-    parser.add_argument("--backend", choices=["embedded", "aws"], default="embedded")
+    parser.add_argument("--backend", choices=wiring.BACKENDS, default="embedded")
     parser.add_argument(
         "--exit-with-parent", action="store_true",
         help="stop when the process that started this one dies (blocksnap serve, even when killed)",

@@ -13,6 +13,7 @@ import requests
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
+from chalicelib.cli.preflight import hold_data_dir
 from tests.servers import BlocksnapServer
 
 from .conftest import BACKENDS, block, put, read_all, snapshot, start_server, wait_status
@@ -93,7 +94,7 @@ def test_sigterm_shuts_down_cleanly(tmp_path):
     srv = BlocksnapServer(tmp_path / "data").start()
     output = srv.output
     assert srv.stop() == 0
-    assert any("stopped" in line for line in output)
+    assert "blocksnap stopped" in [line.strip() for line in output]
     assert [line for line in output if "WARNING" in line or "Traceback" in line] == []
 
 
@@ -179,7 +180,7 @@ def test_several_server_processes_share_one_socket_and_one_data_dir(tmp_path):
             assert read_all(ebs, sid) == {i: block(f"p{n}-{i}") for i in range(8)}
     finally:
         assert srv.stop() == 0
-    assert any("stopped" in line for line in srv.output)
+    assert "blocksnap stopped" in [line.strip() for line in srv.output]
 
 
 def test_http_workers_die_with_a_killed_server(tmp_path):
@@ -229,3 +230,24 @@ def test_a_running_server_keeps_its_port_and_its_data_dir(tmp_path):
         srv.stop()
     rebuilt = _second_command("rebuild", "--data-dir", str(tmp_path / "data"), "--no-progress")
     assert rebuilt.returncode == 0, rebuilt.stderr
+
+
+def test_a_signal_during_start_up_stops_the_encryption_worker(tmp_path):
+    """The worker shares the data dir's lock: the data dir is free again only once it has exited too."""
+    data_dir = tmp_path / "data"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chalicelib.cli.main", "serve", "--port", "0", "--data-dir", str(data_dir)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        for line in proc.stdout:
+            if "encryption worker ready" in line:  # before the HTTP workers are up
+                proc.terminate()
+                break
+        output = proc.communicate(timeout=60)[0]
+    finally:
+        proc.kill()
+    assert proc.returncode == 143
+    assert "Traceback" not in output
+    assert not (data_dir / "encryption.sock").exists()
+    hold_data_dir(data_dir, "test", wait_seconds=2.0).close()

@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from chalicelib.cli import main as cli
-from chalicelib.cli.preflight import CliError, hold_data_dir, listen_address
+from chalicelib.cli.preflight import CliError, hold_data_dir, listen_address, url
 
 
 def run_cli(capsys, *argv: str) -> tuple[int, str]:
@@ -33,7 +33,8 @@ def test_bad_numbers_are_usage_errors(capsys, tmp_path, option, value):
     ("variable", "value", "message"),
     [("BLOCKSNAP_PROCESSES", "abc", "BLOCKSNAP_PROCESSES: 'abc' is not a whole number"),
      ("BLOCKSNAP_BACKEND", "bogus", "BLOCKSNAP_BACKEND: 'bogus' is not one of embedded, aws"),
-     ("BLOCKSNAP_TIMEOUT_MINUTE_SECONDS", "soon", "BLOCKSNAP_TIMEOUT_MINUTE_SECONDS: could not convert")],
+     ("BLOCKSNAP_TIMEOUT_MINUTE_SECONDS", "soon", "BLOCKSNAP_TIMEOUT_MINUTE_SECONDS: could not convert"),
+     ("BLOCKSNAP_TIMEOUT_MINUTE_SECONDS", "nan", "BLOCKSNAP_TIMEOUT_MINUTE_SECONDS: 'nan' is not a positive number")],
 )
 def test_bad_environment_is_one_line(capsys, monkeypatch, tmp_path, variable, value, message):
     monkeypatch.setenv(variable, value)
@@ -70,8 +71,9 @@ def test_rebuild_without_events_says_so(capsys, tmp_path):
 def test_a_data_dir_has_one_holder(tmp_path):
     with hold_data_dir(tmp_path, "serve"):
         with pytest.raises(CliError, match=r"in use by blocksnap serve \(pid \d+\); stop it first"):
-            hold_data_dir(tmp_path, "rebuild")
+            hold_data_dir(tmp_path, "rebuild", wait_seconds=0.3)
     hold_data_dir(tmp_path, "rebuild").close()  # released with its file
+    assert (tmp_path / "blocksnap.lock").read_text().count("\n") == 1  # the last holder only
 
 
 def test_rebuild_is_refused_while_the_data_dir_is_held(capsys, tmp_path):
@@ -99,3 +101,8 @@ def test_host_names_resolve_and_port_zero_picks_one():
     assert port > 0
     with pytest.raises(CliError, match="cannot resolve --host no-such-host.invalid"):
         listen_address("no-such-host.invalid", 0)
+
+
+def test_urls_bracket_ipv6_literals():
+    assert url("::1", 8642) == "http://[::1]:8642"
+    assert url("127.0.0.1", 8642) == "http://127.0.0.1:8642"
