@@ -39,7 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--data-dir", type=Path, default=None, help=data_dir_help)
     serve.add_argument(
-        "--threads", type=positive_integer, default=8, help="request threads per HTTP worker process (default: %(default)s)"
+        "--threads", type=positive_integer, default=8,
+        help="request threads per HTTP worker process (default: %(default)s)",
     )
     serve.add_argument(
         "--processes", type=positive_integer, default=None,
