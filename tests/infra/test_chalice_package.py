@@ -10,9 +10,11 @@ names that agree across config.json, the policies, resources.yaml and
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -338,18 +340,53 @@ def test_deploy_script_parses():
     subprocess.run(["bash", "-n", str(ROOT / "infra" / "deploy.sh")], check=True)
 
 
-def test_deploy_script_packages_only_with_a_supported_runtime(tmp_path):
+def _deploy_package_only(python: str, out: Path, cwd: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BLOCKSNAP_"))}
-    env["PYTHON"] = sys.executable
-    result = subprocess.run(
-        ["bash", str(ROOT / "infra" / "deploy.sh"), "--package-only", str(tmp_path / "out")],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    env["PYTHON"] = python
+    return subprocess.run(
+        ["bash", str(ROOT / "infra" / "deploy.sh"), "--package-only", str(out)],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=600,
     )
-    if sys.version_info < (3, 12):
-        assert result.returncode != 0
-        assert "Lambda no longer accepts" in result.stderr
-        assert not (tmp_path / "out").exists()
-    else:
-        assert result.returncode == 0, result.stdout + result.stderr
-        template = json.loads((tmp_path / "out" / "sam.json").read_text())
-        assert template["Parameters"]["EventsStreamArn"]["Type"] == "String"
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="this interpreter is one deploy.sh accepts")
+def test_deploy_script_refuses_a_runtime_lambda_no_longer_accepts(tmp_path):
+    result = _deploy_package_only(sys.executable, tmp_path / "out", tmp_path)
+    assert result.returncode != 0
+    assert "Lambda no longer accepts" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def _supported_python() -> str | None:
+    """An interpreter deploy.sh accepts (3.12 or later): this one, or another on the machine (pyenv's)."""
+    if sys.version_info >= (3, 12):
+        return sys.executable
+    candidates = [shutil.which(f"python3.{minor}") for minor in (14, 13, 12)]
+    candidates += sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.1[2-9]*/bin/python3")), reverse=True)
+    for candidate in filter(None, candidates):
+        probe = subprocess.run([candidate, "-c", "import sys; print(sys.version_info >= (3, 12))"],
+                               capture_output=True, text=True)
+        if probe.stdout.strip() == "True":  # pyenv's shims exist for versions they then refuse to run
+            return candidate
+    return None
+
+
+def test_deploy_script_packages_with_a_supported_runtime(tmp_path):
+    """What deploy.sh asks for: a 3.12+ interpreter with blocksnap's dependencies and chalice installed."""
+    python = _supported_python()
+    if python is None:
+        pytest.skip("no Python 3.12 or later on this machine to package with")
+    if python != sys.executable:
+        venv = tmp_path / "venv"
+        subprocess.run([python, "-m", "venv", str(venv)], check=True, timeout=120)
+        python = str(venv / "bin" / "python")
+        subprocess.run([python, "-m", "pip", "install", "--quiet", "-e", str(ROOT)], check=True, timeout=600)
+    result = _deploy_package_only(python, tmp_path / "out", tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    template = json.loads((tmp_path / "out" / "sam.json").read_text())
+    assert template["Parameters"]["EventsStreamArn"]["Type"] == "String"
+    runtimes = {name: template["Resources"][name]["Properties"]["Runtime"] for name in FUNCTIONS}
+    version = subprocess.run([python, "-c", "import sys; print(*sys.version_info[:2], sep='.')"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    assert set(runtimes.values()) == {f"python{version}"}, runtimes
+    assert _lint(tmp_path / "out" / "sam.json", []) == []  # no waiver: the runtime is one Lambda accepts
