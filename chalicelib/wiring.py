@@ -45,9 +45,15 @@ ENV_OWNER_ID = "BLOCKSNAP_OWNER_ID"
 WORKER_SOCKET = "encryption.sock"
 
 
-def default_data_dir() -> Path:
+def xdg_data_dir() -> Path:
+    """Where the data dir goes when nothing names one."""
     base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
     return Path(base) / "blocksnap"
+
+
+def data_dir(given: Path | None = None) -> Path:
+    """The data dir: the one given (``--data-dir``), else ``BLOCKSNAP_DATA_DIR``, else :func:`xdg_data_dir`."""
+    return Path(given or os.environ.get(ENV_DATA_DIR) or xdg_data_dir()).expanduser()
 
 
 @dataclass
@@ -263,8 +269,7 @@ def from_environment() -> Runtime:
             runtime.projector.start()
         return runtime
     if backend == "embedded":
-        data_dir = Path(os.environ.get(ENV_DATA_DIR) or default_data_dir())
-        runtime = embedded(data_dir, minute_seconds=minute_seconds)
+        runtime = embedded(data_dir(), minute_seconds=minute_seconds)
         if os.environ.get(ENV_RUN_PROJECTOR) == "1":
             runtime.projector.start()  # `chalice local`: no separate process follows the log
         return runtime

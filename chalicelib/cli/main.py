@@ -27,7 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     data_dir_help = (
-        f"where the embedded backend keeps its data (default: ${wiring.ENV_DATA_DIR}, else {wiring.default_data_dir()})"
+        f"where the embedded backend keeps its data (default: ${wiring.ENV_DATA_DIR}, else {wiring.xdg_data_dir()})"
     )
 
     serve = sub.add_parser("serve", help="serve the EBS direct API and the blocksnap extensions")
@@ -93,17 +93,13 @@ def _backend(value: str) -> str:
     return value
 
 
-def _data_dir(value: Path | None) -> Path:
-    return (value or _from_env(wiring.ENV_DATA_DIR, Path, wiring.default_data_dir())).expanduser()
-
-
 def _run(args: argparse.Namespace) -> int:
     backend = args.backend if getattr(args, "backend", None) else _from_env(wiring.ENV_BACKEND, _backend, "embedded")
     if args.command == "serve":
         from .serve import serve
 
         return serve(
-            args.host, args.port, _data_dir(args.data_dir), args.threads,
+            args.host, args.port, wiring.data_dir(args.data_dir), args.threads,
             _from_env(wiring.ENV_MINUTE_SECONDS, _minute_seconds, 60.0), backend,
             args.processes or _from_env(ENV_PROCESSES, positive_integer, 1),
         )
@@ -120,7 +116,7 @@ def _run(args: argparse.Namespace) -> int:
 
     if backend == "aws":
         return rebuild_aws(progress=not args.no_progress)
-    return rebuild(_data_dir(args.data_dir), progress=not args.no_progress)
+    return rebuild(wiring.data_dir(args.data_dir), progress=not args.no_progress)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -97,11 +97,10 @@ def hold_data_dir(path: Path, command: str, wait_seconds: float = 0.0) -> IO[str
         handle.truncate()
         handle.write(f"blocksnap {command} (pid {os.getpid()})\n")
         handle.flush()
-    except OSError as exc:
+    except BaseException as exc:
         handle.close()
-        raise CliError(f"cannot lock the data dir {path}: {exc.strerror or exc}") from exc
-    except CliError:
-        handle.close()
+        if isinstance(exc, OSError):
+            raise CliError(f"cannot lock the data dir {path}: {exc.strerror or exc}") from exc
         raise
     return handle
 

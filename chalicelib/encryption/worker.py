@@ -203,7 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m chalicelib.encryption.worker", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--data-dir", type=Path, default=None, help=f"default {wiring.default_data_dir()}")
+    parser.add_argument(
+        "--data-dir", type=Path, default=None, help=f"default: ${wiring.ENV_DATA_DIR}, else {wiring.xdg_data_dir()}"
+    )
     parser.add_argument("--socket", type=Path, default=None, help=f"default <data dir>/{SOCKET_NAME}")
     parser.add_argument("--backend", choices=wiring.BACKENDS, default="embedded")
     parser.add_argument(
@@ -212,8 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    data_dir = args.data_dir or Path(os.environ.get(wiring.ENV_DATA_DIR) or wiring.default_data_dir())
-    data_dir = data_dir.expanduser()
+    data_dir = wiring.data_dir(args.data_dir)
     socket_path = args.socket or data_dir / SOCKET_NAME
     return one_line_errors(
         "blocksnap encryption worker", lambda: run(data_dir, socket_path, args.backend, args.exit_with_parent)

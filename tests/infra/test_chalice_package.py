@@ -349,7 +349,7 @@ def _deploy_package_only(python: str, out: Path, cwd: Path) -> subprocess.Comple
     )
 
 
-@pytest.mark.skipif(sys.version_info >= (3, 12), reason="this interpreter is one deploy.sh accepts")
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="deploy.sh refuses only interpreters older than 3.12, and this one is not")
 def test_deploy_script_refuses_a_runtime_lambda_no_longer_accepts(tmp_path):
     result = _deploy_package_only(sys.executable, tmp_path / "out", tmp_path)
     assert result.returncode != 0
