@@ -198,7 +198,8 @@ def aws_blocksnap(workdir: Path) -> Iterator[Endpoint]:
     ``counts_url`` is the moto server's counters, which see every request
     blocksnap's API handlers, projector, timekeeper and encryption worker make.
     """
-    from chalicelib.adapters.aws_setup import AwsNames, ensure_tables_and_bucket
+    from chalicelib.cli.aws_setup import ensure_tables_and_bucket
+    from chalicelib.wiring import AwsNames
 
     names = AwsNames(*AWS_NAMES)
     with moto_server() as moto, _fake_aws_credentials():

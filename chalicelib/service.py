@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Callable
 
-from .blockio import ZERO_BLOCK, BlockIO
+from .core.blockio import ZERO_BLOCK, BlockIO
 from .domain import keys
 from .domain.checksums import sha256_b64
 from .domain.errors import (
@@ -74,8 +74,8 @@ from .domain.tokens import (
     TokenInvalid,
     TokenMinter,
 )
-from .lru import BoundedCache
-from .manifest_store import ManifestStore
+from .core.cache import BoundedCache
+from .core.manifest_store import ManifestStore
 from .ports import EventStore, ReadModelStore
 
 DEFAULT_TIMEOUT_MINUTES = 60

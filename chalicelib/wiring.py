@@ -15,24 +15,21 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 from .adapters.durable_files import read_or_create_secret
 from .adapters.file_blocks import FileBlockStore
 from .adapters.sqlite_events import SQLiteEventStore
 from .adapters.sqlite_read_models import SQLiteReadModelStore
-from .blockio import BlockIO
+from .core.blockio import BlockIO
 from .domain.tokens import TokenMinter
-from .manifest_store import ManifestStore
+from .core.manifest_store import ManifestStore
 from .ports import BlockStore, EncryptionFunction, EventStore, ReadModelStore
 from .projections.runner import BatchSource, LogSource, Projector
 from .projections.sealing import ManifestProjection, Sealer
 from .projections.snapshot_records import SnapshotRecordsProjection
 from .projections.timekeeper import Timekeeper
 from .service import DEFAULT_OWNER_ID, DEFAULT_REGION, Settings, SnapshotService
-
-if TYPE_CHECKING:
-    from .adapters.aws_setup import AwsNames
 
 ENV_BACKEND = "BLOCKSNAP_BACKEND"
 BACKENDS = ("embedded", "aws")
@@ -54,6 +51,15 @@ def xdg_data_dir() -> Path:
 def data_dir(given: Path | None = None) -> Path:
     """The data dir: the one given (``--data-dir``), else ``BLOCKSNAP_DATA_DIR``, else :func:`xdg_data_dir`."""
     return Path(given or os.environ.get(ENV_DATA_DIR) or xdg_data_dir()).expanduser()
+
+
+@dataclass(frozen=True)
+class AwsNames:
+    """The cloud resources' names (``BLOCKSNAP_EVENTS_TABLE``, ``…_SNAPSHOTS_TABLE``, ``…_BUCKET``)."""
+
+    events_table: str = "blocksnap-events"
+    snapshots_table: str = "blocksnap-snapshots"
+    bucket: str = "blocksnap-blocks"
 
 
 @dataclass
@@ -136,8 +142,6 @@ def embedded(
 
 
 def aws_names() -> AwsNames:
-    from .adapters.aws_setup import AwsNames
-
     defaults = AwsNames()
     return AwsNames(
         events_table=os.environ.get("BLOCKSNAP_EVENTS_TABLE", defaults.events_table),

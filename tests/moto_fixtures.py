@@ -24,7 +24,8 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from chalicelib.adapters.aws_setup import AwsNames, ensure_tables_and_bucket
+from chalicelib.cli.aws_setup import ensure_tables_and_bucket
+from chalicelib.wiring import AwsNames
 
 REGION = "us-east-1"
 

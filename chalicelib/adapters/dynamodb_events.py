@@ -73,7 +73,7 @@ def event_model(table_name: str, *, host: str | None = None, region: str | None 
     Built at runtime because pynamodb keeps table name and endpoint on the
     class, and blocksnap reads both from the environment (AWS, LocalStack, a
     test's moto server). Credentials come from the standard AWS chain. The
-    table itself is created by :mod:`.aws_setup` or ``infra/``.
+    table itself is created by :mod:`chalicelib.cli.aws_setup` or ``infra/``.
     """
 
     class EventItem(Model):

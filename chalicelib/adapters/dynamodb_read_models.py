@@ -52,7 +52,7 @@ def read_model_models(
 
     Built at runtime because pynamodb keeps table name and endpoint on the
     class, and blocksnap reads both from the environment. The table itself is
-    created by :mod:`.aws_setup` or ``infra/``.
+    created by :mod:`chalicelib.cli.aws_setup` or ``infra/``.
     """
     meta = {"table_name": table_name, "host": host, "region": region}
 

@@ -104,7 +104,7 @@ def _run(args: argparse.Namespace) -> int:
             args.processes or _from_env(ENV_PROCESSES, positive_integer, 1),
         )
     if args.command == "init":
-        from ..adapters.aws_setup import ensure_tables_and_bucket
+        from .aws_setup import ensure_tables_and_bucket
 
         session = wiring.aws_session()
         region = wiring.aws_region(session)

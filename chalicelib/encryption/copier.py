@@ -29,7 +29,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterator
 
-from ..blockio import BlockIO
+from ..core.blockio import BlockIO
 from ..domain import keys
 from ..domain.checksums import linear_aggregate
 from ..domain.errors import BlocksnapError, SnapshotNotFound
@@ -47,7 +47,7 @@ from ..domain.events import (
     progress_stream,
 )
 from ..domain.manifest import Manifest
-from ..manifest_store import ManifestStore
+from ..core.manifest_store import ManifestStore
 from ..ports import BlockStore, EncryptionFunction, EventStore
 
 # Progress is an event per this many blocks: ~1 event per 32 MiB copied keeps

@@ -44,7 +44,7 @@ from ..adapters.encryption_wire import CREATE_LINEAGE_KEY, DECRYPT, ENCRYPT, INT
 from ..adapters.s3_blocks import S3BlockStore
 from ..domain import keys
 from ..domain.errors import CorruptData, DependencyAccessDenied, ObjectNotFound, ValidationError
-from ..lru import BoundedCache
+from ..core.cache import BoundedCache
 from ..ports import BlockStore, EncryptionFunction, KeyService
 from .cipher import AeadCipher
 from .copier import Copier

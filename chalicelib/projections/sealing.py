@@ -27,7 +27,7 @@ from ..domain.events import (
 from ..domain.manifest import Entry
 from ..domain.snapshot import CHECKSUM_MISMATCH, COUNT_MISMATCH, Snapshot
 from ..domain.writes import fold_writes
-from ..manifest_store import ManifestStore
+from ..core.manifest_store import ManifestStore
 from ..ports import EventStore
 
 

@@ -9,7 +9,8 @@ import uuid
 
 import pytest
 
-from chalicelib.adapters.aws_setup import AwsNames, ensure_tables_and_bucket
+from chalicelib.cli.aws_setup import ensure_tables_and_bucket
+from chalicelib.wiring import AwsNames
 from tests.servers import BlocksnapServer
 
 BLOCK = 524288

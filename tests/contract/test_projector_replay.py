@@ -101,7 +101,8 @@ def test_stream_projector_replays_a_killed_batch(moto_server, aws_names, monkeyp
     sids = scenario(runtime)
     crash_midway(runtime.projector)
     drain(runtime.projector)
-    from chalicelib.adapters.aws_setup import AwsNames, ensure_tables_and_bucket
+    from chalicelib.cli.aws_setup import ensure_tables_and_bucket
+    from chalicelib.wiring import AwsNames
 
     second = AwsNames(aws_names.events_table, aws_names.snapshots_table + "-fresh", aws_names.bucket)
     ensure_tables_and_bucket(second, region=moto_server.region, endpoint_url=moto_server.endpoint_url)

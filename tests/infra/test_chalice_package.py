@@ -23,7 +23,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chalicelib.adapters import aws_setup
+from chalicelib.cli import aws_setup
+from chalicelib.wiring import AwsNames
 
 ROOT = Path(__file__).resolve().parents[2]
 CHALICE_DIR = ROOT / ".chalice"
@@ -170,7 +171,7 @@ def test_every_policy_file_is_used_and_well_formed():
 
 
 def test_prod_functions_run_the_aws_backend_on_the_default_names(plain):
-    names = aws_setup.AwsNames()
+    names = AwsNames()
     for name in FUNCTIONS:
         variables = plain["Resources"][name]["Properties"]["Environment"]["Variables"]
         assert variables["BLOCKSNAP_BACKEND"] == "aws"
@@ -252,7 +253,7 @@ def _cfn_table(spec: dict) -> dict:
 
 def test_tables_match_aws_setup():
     template = resources_template()["Resources"]
-    names = aws_setup.AwsNames()
+    names = AwsNames()
     for logical, spec in (
         ("EventsTable", aws_setup.events_table_spec(names.events_table)),
         ("SnapshotsTable", aws_setup.snapshots_table_spec(names.snapshots_table)),
@@ -264,7 +265,7 @@ def test_tables_match_aws_setup():
 
 def test_bucket_is_private_unversioned_and_encrypted():
     bucket = resources_template()["Resources"]["BlocksBucket"]["Properties"]
-    assert bucket["BucketName"] == aws_setup.AwsNames().bucket
+    assert bucket["BucketName"] == AwsNames().bucket
     assert all(bucket["PublicAccessBlockConfiguration"].values())
     assert len(bucket["PublicAccessBlockConfiguration"]) == 4
     [rule] = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
@@ -280,7 +281,7 @@ def test_outputs_name_what_the_application_stack_needs():
 
 
 def test_policies_name_the_resources_the_stack_creates():
-    names = aws_setup.AwsNames()
+    names = AwsNames()
     allowed = {
         f"arn:aws:dynamodb:*:*:table/{names.events_table}",
         f"arn:aws:dynamodb:*:*:table/{names.events_table}/stream/*",

@@ -42,7 +42,8 @@ import botocore.client
 import pytest
 
 from chalicelib import wiring
-from chalicelib.adapters.aws_setup import AwsNames, ensure_tables_and_bucket
+from chalicelib.cli.aws_setup import ensure_tables_and_bucket
+from chalicelib.wiring import AwsNames
 from chalicelib.encryption import function as encryption_function
 from tests.infra import iam_eval
 from tests.infra.moto_process import moto_process

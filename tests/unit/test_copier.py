@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from chalicelib import wiring
-from chalicelib.blockio import BlockIO
+from chalicelib.core.blockio import BlockIO
 from chalicelib.domain import keys
 from chalicelib.domain.checksums import sha256_b64
 from chalicelib.domain.events import (

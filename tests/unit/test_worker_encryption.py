@@ -13,7 +13,7 @@ import pytest
 
 from chalicelib import wiring
 from chalicelib.adapters.worker_encryption import WorkerEncryptionFunction
-from chalicelib.blockio import BlockIO
+from chalicelib.core.blockio import BlockIO
 from chalicelib.domain import keys
 from chalicelib.domain.checksums import sha256_b64
 from chalicelib.domain.errors import CorruptData, DependencyAccessDenied, ValidationError

@@ -36,7 +36,7 @@ def test_covering_sub_block_drops_the_parts_it_hides_and_never_written_blocks_ha
 
 from hypothesis import given, settings, strategies as st  # noqa: E402
 
-from chalicelib.blockio import BlockIO  # noqa: E402
+from chalicelib.core.blockio import BlockIO  # noqa: E402
 from chalicelib.domain.checksums import sha256_b64  # noqa: E402
 
 BLOCK = 524288

@@ -14,20 +14,15 @@ provisioned capacity would either throttle or pay for while idle.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import boto3
 from botocore.exceptions import ClientError
 
-from .aws_errors import error_code
-from .dynamodb_read_models import STATUS_INDEX
+from ..adapters.aws_errors import error_code
+from ..adapters.dynamodb_read_models import STATUS_INDEX
+from ..wiring import AwsNames
 
 
-@dataclass(frozen=True)
-class AwsNames:
-    events_table: str = "blocksnap-events"
-    snapshots_table: str = "blocksnap-snapshots"
-    bucket: str = "blocksnap-blocks"
 
 
 def _attributes(**types: str) -> list[dict]:

@@ -10,11 +10,11 @@ clean error instead of being served.
 
 from __future__ import annotations
 
-from .domain.checksums import sha256_b64
-from .domain.errors import CorruptData, ObjectNotFound, ValidationError
-from .domain.manifest import Entry
-from .domain.snapshot import BLOCK_SIZE
-from .ports import BlockStore, EncryptionFunction
+from ..domain.checksums import sha256_b64
+from ..domain.errors import CorruptData, ObjectNotFound, ValidationError
+from ..domain.manifest import Entry
+from ..domain.snapshot import BLOCK_SIZE
+from ..ports import BlockStore, EncryptionFunction
 
 ZERO_BLOCK = bytes(BLOCK_SIZE)
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from .domain import keys
-from .domain.errors import ObjectNotFound
-from .domain.manifest import Entry, Manifest, build, decode_page
-from .lru import BoundedCache
-from .ports import BlockStore
+from ..domain import keys
+from ..domain.errors import ObjectNotFound
+from ..domain.manifest import Entry, Manifest, build, decode_page
+from .cache import BoundedCache
+from ..ports import BlockStore
 
 DEFAULT_CACHE_PAGES = 4096
 _WRITERS = 16
