@@ -4,6 +4,10 @@ Handlers never construct storage themselves; they ask :func:`current` for
 the process's :class:`Runtime`, which is built once from the environment
 (``BLOCKSNAP_BACKEND``, ``BLOCKSNAP_DATA_DIR``, ...). ``blocksnap serve``
 sets the same variables, so the server and a deployed function share one path.
+
+It is the composition root and is longer than other modules for that reason
+alone: each backend's builders are listed here once, so nothing else in the
+tree constructs an adapter.
 """
 
 from __future__ import annotations
@@ -29,7 +33,12 @@ from .projections.runner import BatchSource, LogSource, Projector
 from .projections.sealing import ManifestProjection, Sealer
 from .projections.snapshot_records import SnapshotRecordsProjection
 from .projections.timekeeper import Timekeeper
-from .service import DEFAULT_OWNER_ID, DEFAULT_REGION, Settings, SnapshotService
+from .domain.rules import DEFAULT_OWNER_ID, DEFAULT_REGION, Settings
+from .usecases import UseCases
+from .usecases.completion import Completion
+from .usecases.reads import Reads
+from .usecases.starts import Starts
+from .usecases.writes import Writes
 
 ENV_BACKEND = "BLOCKSNAP_BACKEND"
 BACKENDS = ("embedded", "aws")
@@ -68,7 +77,7 @@ class Runtime:
     records: ReadModelStore
     blocks: BlockStore
     manifests: ManifestStore
-    service: SnapshotService
+    usecases: UseCases
     projector: Projector
     timekeeper: Timekeeper
 
@@ -90,9 +99,12 @@ def assemble(
     region: str | None = None,
 ) -> Runtime:
     manifests = ManifestStore(blocks)
-    settings = settings_from_env(region)
-    service = SnapshotService(
-        events, records, manifests, BlockIO(blocks, encryption), TokenMinter(secret), clock, settings
+    blockio = BlockIO(blocks, encryption)
+    usecases = UseCases(
+        starts=Starts(events, records, blockio, settings_from_env(region), clock),
+        writes=Writes(events, manifests, blockio, clock),
+        completion=Completion(events, records, clock),
+        reads=Reads(events, records, manifests, blockio, TokenMinter(secret), clock),
     )
     timekeeper = Timekeeper(events, records, clock, minute_seconds)
     projector = Projector(
@@ -102,7 +114,7 @@ def assemble(
         SnapshotRecordsProjection(records),
         timekeeper,
     )
-    return Runtime(events, records, blocks, manifests, service, projector, timekeeper)
+    return Runtime(events, records, blocks, manifests, usecases, projector, timekeeper)
 
 
 def settings_from_env(region: str | None = None) -> Settings:

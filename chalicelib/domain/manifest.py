@@ -27,6 +27,10 @@ Why this shape:
 * A lookup reads one page per level, never the parents' manifests.
 * A diff walks both trees in index order and skips every page that the two
   share without reading it, so it costs in proportion to what changed.
+
+It is one module, over the usual size, because the page format, the builder,
+the lookup and the diff are one invariant (where a page ends) and are only
+safe to change together.
 """
 
 from __future__ import annotations

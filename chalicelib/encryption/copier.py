@@ -32,6 +32,7 @@ from typing import Callable, Iterator
 from ..core.blockio import BlockIO
 from ..domain import keys
 from ..domain.checksums import linear_aggregate
+from ..domain.commands import CompleteSnapshot
 from ..domain.errors import BlocksnapError, SnapshotNotFound
 from ..domain.events import (
     COMPLETION_KEY,
@@ -67,7 +68,7 @@ class Copier:
         blocks: BlockStore,
         encryption: EncryptionFunction,
         record_write: Callable[[str, int, str, str], None],
-        complete: Callable[[dict], dict],
+        complete: Callable[[CompleteSnapshot], str],
         clock: Callable[[], float] = time.time,
     ):
         self.events = events
@@ -109,13 +110,7 @@ class Copier:
                 if done < total:
                     self._progress(copy_id, done, total)
         self._progress(copy_id, done, total)
-        self.complete({
-            "SnapshotId": copy_id,
-            "ChangedBlocksCount": total,
-            "Checksum": checksum,
-            "ChecksumAlgorithm": "SHA256",
-            "ChecksumAggregationMethod": "LINEAR",
-        })
+        self.complete(CompleteSnapshot(copy_id, total, checksum, "SHA256", "LINEAR"))
 
     def _copy_block(self, copy_id: str, entry, source_lineage: str | None) -> None:
         """One block, idempotently: skipped if a previous (crashed) run already recorded it."""

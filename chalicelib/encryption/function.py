@@ -251,6 +251,6 @@ def _lambda_copier() -> Copier:
         runtime.manifests,
         runtime.blocks,
         _lambda_service(),
-        runtime.service.record_full_write,
-        runtime.service.complete_snapshot,
+        runtime.usecases.writes.block_writes.record_full_write,
+        runtime.usecases.completion.complete,
     )

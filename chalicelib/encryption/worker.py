@@ -162,8 +162,8 @@ def run(data_dir: Path, socket_path: Path, backend: str = "embedded", exit_with_
         runtime.manifests,
         runtime.blocks,
         service,
-        runtime.service.record_full_write,
-        runtime.service.complete_snapshot,
+        runtime.usecases.writes.block_writes.record_full_write,
+        runtime.usecases.completion.complete,
     )
     follower = CopyFollower(source, copier)
     server = bind(socket_path, service, wait=STOP_SECONDS + 5 if exit_with_parent else 0.0)

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 _PROBE = """
 import json, sys
 import app
-import chalicelib.service, chalicelib.wiring
+import chalicelib.usecases, chalicelib.wiring
 import chalicelib.adapters.worker_encryption, chalicelib.adapters.lambda_encryption
 print(json.dumps(sorted(m for m in sys.modules
                         if m.split(".")[0] == "cryptography" or m.startswith("chalicelib.encryption"))))

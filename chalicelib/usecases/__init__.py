@@ -1,0 +1,26 @@
+"""The use cases: one module per concern, typed commands in, domain objects out.
+
+``starts`` (StartSnapshot and copies, with their ClientToken idempotency),
+``writes`` (full and sub-block writes: one append path), ``completion``, and
+``reads`` (get, list, diff, describe). They know the ports and the domain,
+never a wire name: ``chalicelib/http`` maps each protocol's members to these
+commands and their results back. :class:`UseCases` is what the wiring builds
+and a route handler is given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .completion import Completion
+from .reads import Reads
+from .starts import Starts
+from .writes import Writes
+
+
+@dataclass(frozen=True)
+class UseCases:
+    starts: Starts
+    writes: Writes
+    completion: Completion
+    reads: Reads
