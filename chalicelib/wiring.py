@@ -33,9 +33,11 @@ from .projections.runner import BatchSource, LogSource, Projector
 from .projections.sealing import ManifestProjection, Sealer
 from .projections.snapshot_records import SnapshotRecordsProjection
 from .projections.timekeeper import Timekeeper
+from .domain.collection import GRACE_SECONDS
 from .domain.rules import DEFAULT_OWNER_ID, DEFAULT_REGION, Settings
 from .usecases import UseCases
 from .usecases.completion import Completion
+from .usecases.garbage import GarbageCollector
 from .usecases.reads import Reads
 from .usecases.starts import Starts
 from .usecases.writes import Writes
@@ -48,6 +50,7 @@ ENV_RUN_PROJECTOR = "BLOCKSNAP_RUN_PROJECTOR"
 ENV_ENCRYPTION_FUNCTION = "BLOCKSNAP_ENCRYPTION_FUNCTION"
 ENV_DEFAULT_KMS_KEY = "BLOCKSNAP_DEFAULT_KMS_KEY_ARN"
 ENV_OWNER_ID = "BLOCKSNAP_OWNER_ID"
+ENV_GC_GRACE = "BLOCKSNAP_GC_GRACE_SECONDS"
 WORKER_SOCKET = "encryption.sock"
 
 
@@ -80,6 +83,7 @@ class Runtime:
     usecases: UseCases
     projector: Projector
     timekeeper: Timekeeper
+    collector: GarbageCollector
 
 
 def _secret(path: Path) -> bytes:
@@ -99,7 +103,8 @@ def assemble(
     region: str | None = None,
 ) -> Runtime:
     manifests = ManifestStore(blocks)
-    blockio = BlockIO(blocks, encryption)
+    grace = gc_grace_from_env()
+    blockio = BlockIO(blocks, encryption, grace)
     usecases = UseCases(
         starts=Starts(events, records, blockio, settings_from_env(region), clock),
         writes=Writes(events, manifests, blockio, clock),
@@ -114,7 +119,21 @@ def assemble(
         SnapshotRecordsProjection(records),
         timekeeper,
     )
-    return Runtime(events, records, blocks, manifests, usecases, projector, timekeeper)
+    # Its own manifest store: a collection walks every page, which must not evict the readers' hot ones.
+    collector = GarbageCollector(events, records, ManifestStore(blocks, cache_pages=64), blocks, clock, grace)
+    return Runtime(events, records, blocks, manifests, usecases, projector, timekeeper, collector)
+
+
+def gc_grace_from_env() -> float:
+    """The collector's grace period (``BLOCKSNAP_GC_GRACE_SECONDS``; tests shorten it)."""
+    value = os.environ.get(ENV_GC_GRACE)
+    try:
+        grace = float(value) if value else GRACE_SECONDS
+    except ValueError:
+        grace = -1.0
+    if grace < 0:
+        raise SystemExit(f"blocksnap: {ENV_GC_GRACE} must be a number of seconds, not {value!r}")
+    return grace
 
 
 def settings_from_env(region: str | None = None) -> Settings:

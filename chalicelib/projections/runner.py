@@ -62,8 +62,10 @@ class Projector:
         self.timekeeper = timekeeper
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.projected = 0  # records applied by this process: what the garbage collector watches for change
 
     def apply(self, batch: Sequence[EventRecord]) -> None:
+        self.projected += len(batch)
         for record in batch:
             self.sealer.handle(record)
             self.manifests.handle(record)

@@ -110,8 +110,13 @@ class Writes:
         """Store and record a write; returns the digest of the whole block as it now is."""
         snapshot, digest = self._check(command)
         if command.offset is None:
-            key = keys.block_key(snapshot.snapshot_id, command.index, digest)
-            self.blockio.write(key, command.data, _lineage(snapshot))
+            lineage = _lineage(snapshot)
+            if lineage is None:
+                key = keys.blob_key(digest)
+                self.blockio.write_shared(key, command.data)
+            else:
+                key = keys.block_key(snapshot.snapshot_id, command.index, digest)
+                self.blockio.write(key, command.data, lineage)
             self.block_writes.record_full_write(snapshot.snapshot_id, command.index, digest, key)
             return digest
         return self._put_sub_block(snapshot, command, digest)
