@@ -86,6 +86,11 @@ def list_snapshot_writes(snapshotId):
     return operations.handle(_usecases, "ListSnapshotWrites", app.current_request)
 
 
+@app.route("/blocksnap/v1/usage", methods=["GET"], content_types=ANY)
+def get_usage():
+    return operations.handle(_usecases, "GetUsage", app.current_request)
+
+
 # ``chalice package`` needs a literal ARN; infra/ replaces it with the event
 # table's stream ARN when it merges the generated template.
 EVENTS_STREAM_ARN = os.environ.get(

@@ -96,6 +96,10 @@ class BlockStore(ABC):
         """Keys under ``prefix``, in lexicographic order."""
 
     @abstractmethod
+    def list_sizes(self, prefix: str) -> Iterator[tuple[str, int]]:
+        """(key, size in bytes) under ``prefix``, in lexicographic order: the garbage collector's and usage's listing."""
+
+    @abstractmethod
     def delete_prefix(self, prefix: str) -> None:
         """Delete every key under ``prefix`` (used by rebuild and shredding)."""
 

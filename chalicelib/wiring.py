@@ -83,7 +83,6 @@ class Runtime:
     usecases: UseCases
     projector: Projector
     timekeeper: Timekeeper
-    collector: GarbageCollector
 
 
 def _secret(path: Path) -> bytes:
@@ -105,11 +104,14 @@ def assemble(
     manifests = ManifestStore(blocks)
     grace = gc_grace_from_env()
     blockio = BlockIO(blocks, encryption, grace)
+    # Its own manifest store: a collection walks every page, which must not evict the readers' hot ones.
+    collector = GarbageCollector(events, records, ManifestStore(blocks, cache_pages=64), blocks, clock, grace)
     usecases = UseCases(
         starts=Starts(events, records, blockio, settings_from_env(region), clock),
         writes=Writes(events, manifests, blockio, clock),
         completion=Completion(events, records, clock),
         reads=Reads(events, records, manifests, blockio, TokenMinter(secret), clock),
+        garbage=collector,
     )
     timekeeper = Timekeeper(events, records, clock, minute_seconds)
     projector = Projector(
@@ -119,9 +121,7 @@ def assemble(
         SnapshotRecordsProjection(records),
         timekeeper,
     )
-    # Its own manifest store: a collection walks every page, which must not evict the readers' hot ones.
-    collector = GarbageCollector(events, records, ManifestStore(blocks, cache_pages=64), blocks, clock, grace)
-    return Runtime(events, records, blocks, manifests, usecases, projector, timekeeper, collector)
+    return Runtime(events, records, blocks, manifests, usecases, projector, timekeeper)
 
 
 def gc_grace_from_env() -> float:

@@ -113,6 +113,13 @@ class FileBlockStore(BlockStore):
                     found.append(key)
         return iter(sorted(found))
 
+    def list_sizes(self, prefix: str) -> Iterator[tuple[str, int]]:
+        for key in self.list(prefix):
+            try:
+                yield key, self._path(key).stat().st_size
+            except FileNotFoundError:
+                continue  # deleted since the listing: a concurrent collection
+
     def delete_prefix(self, prefix: str) -> None:
         for key in list(self.list(prefix)):
             os.unlink(self._path(key))

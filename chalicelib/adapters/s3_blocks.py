@@ -98,6 +98,10 @@ class S3BlockStore(BlockStore):
 
     def list(self, prefix: str) -> Iterator[str]:
         for page in self._pages(prefix):
+            yield from (key for key, _ in page)
+
+    def list_sizes(self, prefix: str) -> Iterator[tuple[str, int]]:
+        for page in self._pages(prefix):
             yield from page
 
     def delete_prefix(self, prefix: str) -> None:
@@ -105,7 +109,7 @@ class S3BlockStore(BlockStore):
         for page in self._pages(prefix):
             response = self._s3.delete_objects(
                 Bucket=self._bucket,
-                Delete={"Objects": [{"Key": key} for key in page], "Quiet": True},
+                Delete={"Objects": [{"Key": key} for key, _ in page], "Quiet": True},
             )
             errors = response.get("Errors") or []
             if errors:
@@ -115,9 +119,9 @@ class S3BlockStore(BlockStore):
                     f"{first.get('Key')} ({first.get('Code')}: {first.get('Message')})"
                 )
 
-    def _pages(self, prefix: str) -> Iterator[list[str]]:
+    def _pages(self, prefix: str) -> Iterator[list[tuple[str, int]]]:
         paginator = self._s3.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix):
-            keys = [obj["Key"] for obj in page.get("Contents", ())]
-            if keys:
-                yield keys
+            objects = [(obj["Key"], obj["Size"]) for obj in page.get("Contents", ())]
+            if objects:
+                yield objects

@@ -94,7 +94,7 @@ def _serve_api(
     # A DynamoDB stream is polled by GetRecords calls that cost money when idle.
     runtime.projector.start(poll_seconds=0.25 if backend == "aws" else 0.05)
     collector = Periodic(
-        "blocksnap-gc", lambda: runtime.collector.collect_if_needed(runtime.projector.projected),
+        "blocksnap-gc", lambda: runtime.usecases.garbage.collect_if_needed(runtime.projector.projected),
         GC_SECONDS[backend],
     )
     collector.start()

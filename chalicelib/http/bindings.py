@@ -165,6 +165,16 @@ def copy_snapshot(uc: UseCases, m: Members) -> Members:
     return {"SnapshotId": started.snapshot_id, "Status": PENDING}
 
 
+def get_usage(uc: UseCases, m: Members) -> Members:
+    usage = uc.garbage.collect(free=False)
+    return {
+        "StoredBytes": usage.stored_bytes,
+        "StoredBlocks": usage.stored_blocks,
+        "ReferencedBytes": usage.referenced_bytes,
+        "ReclaimableBytes": usage.reclaimable_bytes,
+    }
+
+
 OPERATIONS: dict[str, Callable[[UseCases, Members], Members]] = {
     "StartSnapshot": start_snapshot,
     "PutSnapshotBlock": put_snapshot_block,
@@ -177,6 +187,7 @@ OPERATIONS: dict[str, Callable[[UseCases, Members], Members]] = {
     "CopySnapshot": copy_snapshot,
     "ListSnapshotChecksums": list_snapshot_checksums,
     "ListSnapshotWrites": list_snapshot_writes,
+    "GetUsage": get_usage,
 }
 
 

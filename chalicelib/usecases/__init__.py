@@ -1,8 +1,9 @@
 """The use cases: one module per concern, typed commands in, domain objects out.
 
 ``starts`` (StartSnapshot and copies, with their ClientToken idempotency),
-``writes`` (full and sub-block writes: one append path), ``completion``, and
-``reads`` (get, list, diff, describe). They know the ports and the domain,
+``writes`` (full and sub-block writes: one append path), ``completion``,
+``reads`` (get, list, diff, describe), and ``garbage`` (collection and the
+storage figures). They know the ports and the domain,
 never a wire name: ``chalicelib/http`` maps each protocol's members to these
 commands and their results back. :class:`UseCases` is what the wiring builds
 and a route handler is given.
@@ -13,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .completion import Completion
+from .garbage import GarbageCollector
 from .reads import Reads
 from .starts import Starts
 from .writes import Writes
@@ -24,3 +26,4 @@ class UseCases:
     writes: Writes
     completion: Completion
     reads: Reads
+    garbage: GarbageCollector

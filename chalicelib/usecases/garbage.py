@@ -44,7 +44,7 @@ DEFAULT_CAPACITY = 1_000_000
 
 @dataclass(frozen=True)
 class Collection:
-    """What one collection did, for logs, the usage figures and the benchmark."""
+    """What one collection did (or, measuring only, would do), for logs, usage figures and the benchmark."""
 
     live_snapshots: int
     marked_pages: int
@@ -54,6 +54,10 @@ class Collection:
     kept_young: int
     filter_bytes: int
     seconds: float
+    stored_blocks: int = 0
+    stored_bytes: int = 0
+    referenced_bytes: int = 0
+    reclaimable_bytes: int = 0
 
 
 class GarbageCollector:
@@ -94,7 +98,8 @@ class GarbageCollector:
         self._last = self.collect()
         return self._last
 
-    def collect(self) -> Collection:
+    def collect(self, *, free: bool = True) -> Collection:
+        """One mark and sweep; ``free=False`` only measures (``GET /blocksnap/v1/usage``)."""
         started = time.monotonic()
         mark_start = self.clock()
         pages: set[str] = set()
@@ -103,22 +108,29 @@ class GarbageCollector:
         for record in live:
             self._mark(record, pages, marks)
         examined = freed = young = 0
+        blocks = block_bytes = referenced = 0
         for prefix in SWEPT_PREFIXES:
-            for key in self.blocks.list(prefix):
+            is_block = prefix != "manifests/"
+            for key, size in self.blocks.list_sizes(prefix):
                 examined += 1
-                marked = key in pages if prefix == "manifests/" else key in marks
+                if is_block:
+                    blocks += 1
+                    block_bytes += size
+                marked = key in marks if is_block else key in pages
                 if marked:
+                    referenced += size if is_block else 0
                     continue
                 if collectable(False, self.blocks.modified(key), mark_start, self.grace):
-                    self.blocks.delete(key)
-                    freed += 1
+                    if free:
+                        self.blocks.delete(key)
+                        freed += 1
                 else:
                     young += 1
         # The next filter is sized for what this one held, so its error rate stays near the target.
         self.capacity = max(self.capacity, 2 * marks.count)
         result = Collection(
             len(live), len(pages), marks.count, examined, freed, young, marks.memory_bytes,
-            round(time.monotonic() - started, 3),
+            round(time.monotonic() - started, 3), blocks, block_bytes, referenced, block_bytes - referenced,
         )
         if freed:
             log.info("garbage collection freed %d of %d objects", freed, examined)
