@@ -1,4 +1,4 @@
-"""One contract for every BlockStore: files embedded, S3 on a moto server."""
+"""One contract for every BlockStore: in memory, files embedded, S3 on a moto server."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.s3.models import s3_backends
 
 from chalicelib.adapters.file_blocks import FileBlockStore
+from chalicelib.adapters.memory_blocks import MemoryBlockStore
 from chalicelib.adapters.s3_blocks import S3BlockStore
 from chalicelib.domain import keys
 from chalicelib.domain.errors import CorruptData, ObjectNotFound
@@ -109,6 +110,11 @@ class BlockStoreContract(ABC):
             with pytest.raises(ValueError):
                 store.get(key)
         assert list(store.list("")) == []
+
+
+class TestMemoryBlockStore(BlockStoreContract):
+    def make_store(self, tmp_path, request):
+        return MemoryBlockStore()
 
 
 class TestFileBlockStore(BlockStoreContract):

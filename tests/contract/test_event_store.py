@@ -1,7 +1,9 @@
-"""One contract for every EventStore: SQLite embedded, DynamoDB on a moto server.
+"""One contract for every EventStore: in memory, SQLite embedded, DynamoDB on a moto server.
 
-The base class has no ``Test`` prefix, so pytest collects it only through the
-subclasses, each of which supplies a store through ``make_store``.
+The base classes have no ``Test`` prefix, so pytest collects them only through
+the subclasses, each of which supplies a store through ``make_store``. The
+stores with a global order (memory, SQLite) are also held to the
+:class:`EventFeed` contract the embedded projector follows.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 from chalicelib.adapters.dynamodb_events import CONFLICT_WAITS, DynamoDBEventStore
+from chalicelib.adapters.memory_events import MemoryEventStore
 from chalicelib.adapters.sqlite_events import SQLiteEventStore
 from chalicelib.domain.errors import DuplicateEvent
 from chalicelib.domain.events import (
@@ -248,7 +251,49 @@ class EventStoreContract(ABC):
         assert store.query("big-stream", limit=25) == records[:25]
 
 
-class TestSQLiteEventStore(EventStoreContract):
+class EventFeedContract(EventStoreContract):
+    """Reading the whole log in append order, from a position, as the embedded projector does."""
+
+    def test_the_feed_gives_every_record_once_in_append_order(self, store):
+        first = [lifecycle(STARTED_KEY, started()), written(17, 1)]
+        second = [written(1, 1)]
+        third = [lifecycle(COMPLETION_KEY, CompletionRequested(SNAP, 2, None, 1_700_000_100.0))]
+        for batch in (first, second, third):
+            store.append(batch)
+
+        log = store.read_after(0, 100)
+        assert log == first + second + third
+        positions = [r.position for r in log]
+        assert positions == sorted(positions) and len(set(positions)) == len(positions)
+        assert store.read_after(positions[0], 2) == log[1:3]
+        assert store.read_after(positions[-1], 100) == []
+
+    def test_query_and_feed_report_the_same_positions(self, store):
+        store.append([written(5, 1), written(21, 1)])
+
+        assert [r.position for r in store.query(block_stream(SNAP, 5))] == [
+            r.position for r in store.read_after(0, 100)
+        ]
+
+    def test_a_refused_append_leaves_no_trace_in_the_feed(self, store):
+        store.append([written(7, 1)])
+        before = store.read_after(0, 100)
+
+        with pytest.raises(DuplicateEvent):
+            store.append([written(8, 1), written(7, 1, digest="BBBB")])
+        store.append([written(9, 1)])
+
+        after = store.read_after(0, 100)
+        assert after[:-1] == before and after[-1] == written(9, 1)
+        assert after[-1].position > before[-1].position
+
+
+class TestMemoryEventStore(EventFeedContract):
+    def make_store(self, tmp_path, request):
+        return MemoryEventStore()
+
+
+class TestSQLiteEventStore(EventFeedContract):
     def make_store(self, tmp_path, request):
         return SQLiteEventStore(tmp_path / "events.db")
 
