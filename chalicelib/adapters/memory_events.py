@@ -4,8 +4,10 @@ What every event store must do, with nothing else in the way: unit tests
 run on it, and the contract suite holds it to the same rules as SQLite and
 DynamoDB. The log's order is the append order (positions from 1, like
 SQLite's rowid), so it is also the :class:`EventFeed` a projector follows.
-Records are kept as given: events are frozen dataclasses, so nothing a
-caller holds can change what was stored. Nothing survives the process.
+Events are kept as objects, not serialised: they are frozen dataclasses, so
+nothing a caller holds can change what was stored (their JSON round trip is
+the contract suite's to check, on the stores that serialise). Nothing
+survives the process.
 """
 
 from __future__ import annotations

@@ -8,8 +8,10 @@ stores with a global order (memory, SQLite) are also held to the
 
 from __future__ import annotations
 
+import sys
 import threading
 from abc import ABC, abstractmethod
+from contextlib import contextmanager
 
 import botocore.session
 import pynamodb.connection.base
@@ -171,33 +173,36 @@ class EventStoreContract(ABC):
 
         assert store.query(lifecycle_stream(SNAP)) == []
 
+    RACE_ROUNDS = 1  # races of 8 writers, each on its own key
+
     def test_concurrent_appends_of_one_key_have_exactly_one_winner(self, store):
         writers = 8
-        barrier = threading.Barrier(writers)
-        outcomes: list[object] = [None] * writers
+        for index in range(42, 42 + self.RACE_ROUNDS):
+            barrier = threading.Barrier(writers)
+            outcomes: list[object] = [None] * writers
 
-        def append(i: int) -> None:
-            record = written(42, 1, digest=f"digest-{i}")
-            barrier.wait()
-            try:
-                store.append([record])
-                outcomes[i] = record
-            except DuplicateEvent as exc:
-                outcomes[i] = exc
+            def append(i: int, index: int = index) -> None:
+                record = written(index, 1, digest=f"digest-{i}")
+                barrier.wait()
+                try:
+                    store.append([record])
+                    outcomes[i] = record
+                except DuplicateEvent as exc:
+                    outcomes[i] = exc
 
-        # Connect before the race, so that the writers meet at the store
-        # instead of arriving one by one as each finishes connecting.
-        store.query(block_stream(SNAP, 42))
-        threads = [threading.Thread(target=append, args=(i,)) for i in range(writers)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+            # Connect before the race, so that the writers meet at the store
+            # instead of arriving one by one as each finishes connecting.
+            store.query(block_stream(SNAP, index))
+            threads = [threading.Thread(target=append, args=(i,)) for i in range(writers)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
 
-        winners = [o for o in outcomes if isinstance(o, EventRecord)]
-        assert len(winners) == 1, outcomes
-        assert sum(isinstance(o, DuplicateEvent) for o in outcomes) == writers - 1
-        assert store.query(block_stream(SNAP, 42)) == winners
+            winners = [o for o in outcomes if isinstance(o, EventRecord)]
+            assert len(winners) == 1, outcomes
+            assert sum(isinstance(o, DuplicateEvent) for o in outcomes) == writers - 1
+            assert store.query(block_stream(SNAP, index), block_key_prefix(index)) == winners
 
     def test_a_duplicate_among_concurrent_appends_fails_alone(self, store):
         """Appends that share a commit (SQLite's group commit) succeed or fail each on its own."""
@@ -288,9 +293,31 @@ class EventFeedContract(EventStoreContract):
         assert after[-1].position > before[-1].position
 
 
+@contextmanager
+def frequent_thread_switches():
+    """Switch threads every microsecond, so that a store checking and inserting in two steps shows its race."""
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(previous)
+
+
 class TestMemoryEventStore(EventFeedContract):
     def make_store(self, tmp_path, request):
         return MemoryEventStore()
+
+    RACE_ROUNDS = 20
+
+    def test_concurrent_appends_of_one_key_have_exactly_one_winner(self, store):
+        """Python threads rarely switch between a check and an insert; here they may switch at any bytecode.
+
+        Only here: moto's in-process DynamoDB server lets two conditional
+        PutItems of one key both succeed under such switching.
+        """
+        with frequent_thread_switches():
+            super().test_concurrent_appends_of_one_key_have_exactly_one_winner(store)
 
 
 class TestSQLiteEventStore(EventFeedContract):
