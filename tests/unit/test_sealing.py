@@ -52,10 +52,10 @@ def aggregate(digests) -> str:
     return base64.b64encode(hashlib.sha256(b"".join(base64.b64decode(d) for d in digests)).digest()).decode()
 
 
-class Snapshot:
+class SnapshotLog:
     """One snapshot's stream on a memory event store, and the sealer that decides it."""
 
-    def __init__(self, snapshot_id: str = SNAP, parent: Snapshot | None = None):
+    def __init__(self, snapshot_id: str = SNAP, parent: SnapshotLog | None = None):
         self.id = snapshot_id
         self.events = parent.events if parent else MemoryEventStore()
         self.manifests = parent.manifests if parent else ManifestStore(MemoryBlockStore())
@@ -96,11 +96,11 @@ class Snapshot:
 
 
 @pytest.fixture
-def snapshot() -> Snapshot:
-    return Snapshot()
+def snapshot() -> SnapshotLog:
+    return SnapshotLog()
 
 
-def write_all(snapshot: Snapshot) -> dict[int, str]:
+def write_all(snapshot: SnapshotLog) -> dict[int, str]:
     return {i: snapshot.write(i, f"block-{i}") for i in INDEXES}
 
 
@@ -143,7 +143,7 @@ def test_the_aggregate_covers_the_last_write_of_each_index(snapshot):
     first = snapshot.write(3, "first")
     last = snapshot.write(3, "last")
     other = snapshot.write(4, "other")
-    stale = Snapshot()
+    stale = SnapshotLog()
     stale.write(3, "first")
     stale.write(3, "last")
 
@@ -177,7 +177,7 @@ def test_the_count_is_of_distinct_indexes_not_of_writes(snapshot):
     snapshot.write(0, "y")
 
     assert snapshot.complete(2) == SnapshotFailed(SNAP, COUNT_MISMATCH, NOW)
-    again = Snapshot()
+    again = SnapshotLog()
     again.write(0, "x")
     again.write(0, "y")
     assert again.complete(1) == SnapshotSealed(SNAP, 1, NOW)
@@ -194,7 +194,7 @@ def test_the_count_is_checked_before_a_right_aggregate(snapshot):
 def test_a_child_counts_and_hashes_only_what_it_wrote(snapshot):
     write_all(snapshot)
     assert snapshot.complete(len(INDEXES)) == SnapshotSealed(SNAP, len(INDEXES), NOW)
-    child = Snapshot(CHILD, snapshot)
+    child = SnapshotLog(CHILD, snapshot)
     changed = child.write(17, "child-17")
 
     assert child.complete(1, aggregate([changed])) == SnapshotSealed(CHILD, 1, NOW)
