@@ -1,7 +1,9 @@
 """The blocksnap Chalice app: routes and event sources, wiring only.
 
 Everything here delegates to ``chalicelib``: the EBS direct API routes to
-``chalicelib.http.operations`` under the botocore operation names, the
+``chalicelib.http.operations`` under the botocore operation names, the EC2
+snapshot actions (``POST /``, dispatched by ``Action``) to
+``chalicelib.http.ec2_operations``, the
 ``/blocksnap/v1`` extensions to their handlers; the event table's stream to
 the projector; a schedule to the timekeeper; and the encryption function,
 which runs under its own IAM role and is the only code that imports
@@ -13,7 +15,7 @@ import os
 from chalice import Rate
 
 from chalicelib import wiring
-from chalicelib.http import operations
+from chalicelib.http import ec2_operations, operations
 from chalicelib.http.gateway import EbsChalice
 
 app = EbsChalice(app_name="blocksnap")
@@ -25,6 +27,11 @@ ANY = ["*/*"]
 
 def _service():
     return wiring.current().service
+
+
+@app.route("/", methods=["POST", "GET"], content_types=ANY)
+def ec2_query():
+    return ec2_operations.handle(wiring.current, app.current_request)
 
 
 @app.route("/snapshots", methods=["POST"], content_types=ANY)

@@ -30,6 +30,9 @@ from .projections.sealing import ManifestProjection, Sealer
 from .projections.snapshot_records import SnapshotRecordsProjection
 from .projections.timekeeper import Timekeeper
 from .service import DEFAULT_OWNER_ID, DEFAULT_REGION, Settings, SnapshotService
+from .usecases.catalog import Catalog
+from .usecases.copying import Copying
+from .usecases.deletion import Deletion
 
 ENV_BACKEND = "BLOCKSNAP_BACKEND"
 BACKENDS = ("embedded", "aws")
@@ -71,6 +74,9 @@ class Runtime:
     service: SnapshotService
     projector: Projector
     timekeeper: Timekeeper
+    catalog: Catalog
+    deletion: Deletion
+    copying: Copying
 
 
 def _secret(path: Path) -> bytes:
@@ -91,9 +97,8 @@ def assemble(
 ) -> Runtime:
     manifests = ManifestStore(blocks)
     settings = settings_from_env(region)
-    service = SnapshotService(
-        events, records, manifests, BlockIO(blocks, encryption), TokenMinter(secret), clock, settings
-    )
+    tokens = TokenMinter(secret)
+    service = SnapshotService(events, records, manifests, BlockIO(blocks, encryption), tokens, clock, settings)
     timekeeper = Timekeeper(events, records, clock, minute_seconds)
     projector = Projector(
         source,
@@ -102,7 +107,12 @@ def assemble(
         SnapshotRecordsProjection(records),
         timekeeper,
     )
-    return Runtime(events, records, blocks, manifests, service, projector, timekeeper)
+    catalog = Catalog(events, records, tokens, settings.owner_id, clock)
+    copying = Copying(service, events, records, settings.region, settings.owner_id)
+    return Runtime(
+        events, records, blocks, manifests, service, projector, timekeeper,
+        catalog, Deletion(events, clock), copying,
+    )
 
 
 def settings_from_env(region: str | None = None) -> Settings:
