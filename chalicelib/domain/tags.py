@@ -11,6 +11,7 @@ given every user tag.
 
 from __future__ import annotations
 
+import re
 from typing import Sequence
 
 from .errors import InvalidTag, TagLimitExceeded
@@ -23,7 +24,13 @@ MAX_VALUE_LENGTH = 256
 RESERVED_PREFIX = "aws:"
 
 
+# The EC2 API answers in XML, which cannot carry control characters.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def check_tag(key: str, value: str) -> None:
+    if _CONTROL.search(key) or _CONTROL.search(value):
+        raise InvalidTag("Tag keys and values cannot contain control characters")
     if not key:
         raise InvalidTag("Tag key cannot be null or empty")
     if key.startswith(RESERVED_PREFIX):

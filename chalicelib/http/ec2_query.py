@@ -41,6 +41,14 @@ CONTENT_TYPE = "text/xml;charset=UTF-8"
 # SigV2/SigV4 query-string signing (a presigned GET carries them).
 _ENVELOPE = re.compile(r"Action|Version|X-Amz-[A-Za-z-]+|AWSAccessKeyId|Signature(Method|Version)?|Timestamp|Expires")
 _INTEGER = re.compile(r"-?[0-9]+")
+# Characters XML 1.0 cannot carry even as references (control characters, lone
+# surrogates): botocore's parser rejects the whole response if one appears.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml(text: str) -> str:
+    """Escaped text, with what XML cannot carry (only echoed input, such as a bad value) as U+FFFD."""
+    return escape(_NOT_XML.sub("\ufffd", text))
 
 
 @lru_cache(maxsize=1)
@@ -145,7 +153,7 @@ def _scalar(shape: dict, name: str, text: str) -> Any:
 def serialize(action: str, output: Mapping[str, Any] | None, request_id: str) -> bytes:
     """The success body of ``action``: its output members, or ``<return>true</return>`` when it has none."""
     op = service_model()["operations"][action]
-    parts = [XML_DECLARATION, f'<{action}Response xmlns="{NAMESPACE}">', f"<requestId>{escape(request_id)}</requestId>"]
+    parts = [XML_DECLARATION, f'<{action}Response xmlns="{NAMESPACE}">', f"<requestId>{_xml(request_id)}</requestId>"]
     if "output" in op:
         _write_members(_shape(op["output"]["shape"]), output or {}, parts)
     else:
@@ -179,13 +187,13 @@ def _write(shape: dict, value: Any, parts: list[str]) -> None:
     elif kind == "timestamp":
         parts.append(iso_time(value))
     else:
-        parts.append(escape(str(value)))
+        parts.append(_xml(str(value)))
 
 
 def error_body(code: str, message: str, request_id: str) -> bytes:
     """AWS's error envelope: no namespace, ``RequestID`` (not ``requestId``), one ``Error``."""
     return (
-        f"{XML_DECLARATION}<Response><Errors><Error><Code>{escape(code)}</Code>"
-        f"<Message>{escape(message)}</Message></Error></Errors>"
-        f"<RequestID>{escape(request_id)}</RequestID></Response>"
+        f"{XML_DECLARATION}<Response><Errors><Error><Code>{_xml(code)}</Code>"
+        f"<Message>{_xml(message)}</Message></Error></Errors>"
+        f"<RequestID>{_xml(request_id)}</RequestID></Response>"
     ).encode("utf-8")

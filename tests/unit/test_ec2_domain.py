@@ -87,7 +87,7 @@ def test_create_tags_adds_overwrites_in_place_and_keeps_the_limit():
     assert with_tags(fifty, [("k0", "new")])[0] == ("k0", "new")
     with pytest.raises(TagLimitExceeded):
         with_tags(fifty, [("k50", "v")])
-    for bad in ([], [("", "v")], [("aws:x", "v")], [("k" * 129, "v")], [("k", "v" * 257)]):
+    for bad in ([], [("", "v")], [("aws:x", "v")], [("k" * 129, "v")], [("k", "v" * 257)], [("k", "a\x00")]):
         with pytest.raises(InvalidTag):
             with_tags((), bad)
     assert with_tags((), [("k" * 128, "v" * 256)])

@@ -161,3 +161,11 @@ def test_spec_vector_a3_errors_as_botocore_reads_them(exc, status, code):
         assert message == "The snapshot 'snap-0a1b2c3d4e5f67891' does not exist."
     if isinstance(exc, RuntimeError):
         assert "bug" not in message
+
+
+def test_what_xml_cannot_carry_never_breaks_the_response():
+    # a bad value is echoed in the message; a control character in it would make the whole body unreadable
+    status, code, message = ec2_error(e.ValidationError("Invalid value '\x08\ud800' for MaxResults"))
+    out = create_parser("ec2").parse({"body": ec2_query.error_body(code, message, "r"), "headers": {},
+                                      "status_code": status}, MODEL.operation_model("DescribeSnapshots").output_shape)
+    assert out["Error"]["Message"] == "Invalid value '\ufffd\ufffd' for MaxResults"
