@@ -67,7 +67,7 @@ def has_operation(action: str) -> bool:
 def form(body: bytes) -> dict[str, str]:
     """The pairs of a form-encoded body (or query string); a name given twice is refused."""
     try:
-        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True)
     except UnicodeDecodeError:
         raise SerializationError("The request body is not UTF-8 form data") from None
     params: dict[str, str] = {}
@@ -119,7 +119,8 @@ def _read(shape: dict, name: str, params: Mapping[str, str], used: set[str]) -> 
             return None
         return _read_structure(shape, name + ".", params, used)
     if kind == "list":
-        indices = sorted({int(m.group(1)) for k in params if (m := re.match(re.escape(name) + r"\.([0-9]+)(?:\.|$)", k))})
+        element = re.compile(re.escape(name) + r"\.([0-9]+)(?:\.|$)")
+        indices = sorted({int(m.group(1)) for k in params if (m := element.match(k))})
         if not indices:
             return None
         item = _shape(shape["member"]["shape"])
@@ -146,7 +147,8 @@ def _scalar(shape: dict, name: str, text: str) -> Any:
         except ValueError:
             raise ValidationError(f"Invalid value '{text}' for {name}: expected an ISO 8601 time") from None
     if shape.get("enum") and text not in shape["enum"]:
-        raise ValidationError(f"Value ({text}) for parameter {name} is invalid. Expected one of: {', '.join(shape['enum'])}")
+        expected = ", ".join(shape["enum"])
+        raise ValidationError(f"Value ({text}) for parameter {name} is invalid. Expected one of: {expected}")
     return text
 
 

@@ -49,7 +49,9 @@ class CopyCommand:
 
 
 class Copying:
-    def __init__(self, service: SnapshotService, events: EventStore, records: ReadModelStore, region: str, owner_id: str):
+    def __init__(
+        self, service: SnapshotService, events: EventStore, records: ReadModelStore, region: str, owner_id: str
+    ):
         self.service = service
         self.events = events
         self.records = records
@@ -78,14 +80,13 @@ class Copying:
         kms_key_arn = self._key_arn(command.kms_key_id) if command.kms_key_id else None
         if dry_run:
             raise DryRunSucceeded()
-        wire_tags = [{"Key": k, "Value": v} for k, v in tags]
-        common = {"Description": command.description, "Tags": wire_tags}
+        common = {"Description": command.description, "Tags": [{"Key": k, "Value": v} for k, v in tags]}
         if source.encrypted or command.encrypted:
             req = {**common, "Encrypted": True, "KmsKeyArn": kms_key_arn or source.kms_key_arn}
-            copy_id = self.service.copy_snapshot(source_id, {k: v for k, v in req.items() if v is not None})["SnapshotId"]
+            copy_id = self.service.copy_snapshot(source_id, _present(req))["SnapshotId"]
         else:
             start = {**common, "VolumeSize": source.volume_size, "ParentSnapshotId": source_id}
-            copy_id = self.service.start_snapshot({k: v for k, v in start.items() if v is not None})["SnapshotId"]
+            copy_id = self.service.start_snapshot(_present(start))["SnapshotId"]
             self.service.complete_snapshot({"SnapshotId": copy_id, "ChangedBlocksCount": 0})
         return copy_id, tags
 
@@ -98,3 +99,8 @@ class Copying:
         if re.fullmatch(r"[0-9a-zA-Z-]{1,128}", key):
             return f"arn:aws:kms:{self.region}:{self.owner_id}:key/{key}"
         raise ValidationError(f"Invalid KmsKeyId: {key}")
+
+
+def _present(members: dict) -> dict:
+    """The service's requests, like the wire's, leave absent members out."""
+    return {k: v for k, v in members.items() if v is not None}

@@ -35,7 +35,8 @@ def test_tags_then_deletion_and_nothing_after_it(tmp_path):
     assert records.get_snapshot(SNAP).tags == (("b", "2"),)
 
     projection.handle_batch([at(DELETED_KEY, SnapshotDeleted(SNAP, 4.0)),
-                             at(OUTCOME_KEY, SnapshotSealed(SNAP, 0, 5.0)),  # a pending upload sealed after its deletion
+                             # a pending upload sealed after its deletion
+                             at(OUTCOME_KEY, SnapshotSealed(SNAP, 0, 5.0)),
                              at(tags_key(2), TagsChanged(SNAP, 2, (), 6.0))])
     record = records.get_snapshot(SNAP)
     assert (record.status, record.tags) == (DELETED, (("b", "2"),))
