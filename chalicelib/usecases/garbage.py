@@ -32,6 +32,7 @@ from ..domain import keys
 from ..domain.collection import GRACE_SECONDS, collectable
 from ..domain.events import BlockWritten, SubBlockWritten, block_streams
 from ..domain.manifest import Entry
+from ..domain.lifecycle import DELETED
 from ..domain.snapshot import ERROR, SnapshotRecord
 from ..domain.writes import fold_writes
 from ..ports import BlockStore, EventStore, ReadModelStore
@@ -104,7 +105,7 @@ class GarbageCollector:
         mark_start = self.clock()
         pages: set[str] = set()
         marks = BloomFilter(self.capacity)
-        live = [r for r in self.records.all_snapshots() if is_live(r)]
+        live = [r for r in self.records.all_snapshots() if self._live(r, mark_start)]
         for record in live:
             self._mark(record, pages, marks)
         examined = freed = young = 0
@@ -136,6 +137,20 @@ class GarbageCollector:
             log.info("garbage collection freed %d of %d objects", freed, examined)
         return result
 
+    def _live(self, record: SnapshotRecord, now: float) -> bool:
+        """Whether a snapshot's data is kept: pending and completed ones, and deleted ones for the grace period.
+
+        A failed snapshot's bytes are reclaimed. A deleted one is kept a while
+        because a StartSnapshot that checked it as a parent just before the
+        deletion may still append its start: the child then keeps it live.
+        """
+        if record.status == ERROR:
+            return False
+        if record.status == DELETED:
+            deleted = self.events.snapshot(record.snapshot_id)
+            return deleted is None or deleted.deleted is None or now - deleted.deleted.deleted_at < self.grace
+        return True
+
     def _mark(self, record: SnapshotRecord, pages: set[str], marks: BloomFilter) -> None:
         if self.manifests.exists(record.snapshot_id):
             self._mark_manifest(record.snapshot_id, pages, marks)
@@ -155,9 +170,6 @@ class GarbageCollector:
             _mark_entries(entries, marks)
 
 
-def is_live(record: SnapshotRecord) -> bool:
-    """Snapshots whose data is kept: pending and completed ones; a failed one's bytes are reclaimed."""
-    return record.status != ERROR
 
 
 def _mark_entries(entries: Iterable[Entry], marks: BloomFilter) -> None:

@@ -84,7 +84,7 @@ NOT_EXERCISED = {
     ("timekeeper", "TokenSecret", "s3:PutObject"): _FIRST_RUN,
     ("encryption", "WrappedDataKeys", "s3:DeleteObject"): "crypto-shredding, which no function code does yet",
     ("encryption", "CopierSnapshotRecords", "dynamodb:GetItem"): (
-        "SnapshotService.complete_snapshot reads the record only when the completion already exists "
+        "Completion.complete reads the record only when the completion already exists "
         "(a redelivered copy request racing the first)"
     ),
 }
