@@ -22,14 +22,7 @@ UNKNOWN = "snap-0123456789abcdef0"
 
 @pytest.fixture
 def ec2(server):
-    return boto3.client(
-        "ec2",
-        endpoint_url=server.url,
-        region_name="us-east-1",
-        aws_access_key_id="AKIDEXAMPLE",
-        aws_secret_access_key="secret",
-        config=Config(retries={"max_attempts": 1, "mode": "standard"}),
-    )
+    return server.ec2()
 
 
 def error(call, **kw) -> tuple[int, str, str]:
