@@ -90,6 +90,8 @@ class SnapshotRecord:
     started: SnapshotStarted
     status: str
     last_activity: float
+    # Tags are the one part of the start that changes later (EC2 CreateTags/DeleteTags).
+    tags: tuple[tuple[str, str], ...] = ()
     state_message: str | None = None
     completion_time: float | None = None
     changed_blocks_count: int | None = None
@@ -102,19 +104,18 @@ class SnapshotRecord:
         return getattr(self.started, name)
 
     def to_dict(self) -> dict:
-        """One flat JSON-able document: the start's fields beside the record's own."""
+        """One flat JSON-able document: the start's fields beside the record's own (current tags win)."""
         own = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "started"}
-        started = asdict(self.started)
-        started["tags"] = [list(t) for t in self.started.tags]
-        return {**started, **own}
+        own["tags"] = [list(t) for t in self.tags]
+        return {**asdict(self.started), **own}
 
     @staticmethod
     def from_dict(d: dict) -> SnapshotRecord:
         start_fields = {f.name for f in fields(SnapshotStarted)}
-        started = {k: v for k, v in d.items() if k in start_fields}
-        started["tags"] = tuple(tuple(t) for t in started.get("tags") or ())
+        tags = tuple(tuple(t) for t in d.get("tags") or ())
+        started = {k: v for k, v in d.items() if k in start_fields and k != "tags"}
         own = {k: v for k, v in d.items() if k not in start_fields}
-        return SnapshotRecord(started=SnapshotStarted(**started), **own)
+        return SnapshotRecord(started=SnapshotStarted(**started, tags=tags), tags=tags, **own)
 
     @staticmethod
     def from_started(e: SnapshotStarted) -> SnapshotRecord:
@@ -122,5 +123,6 @@ class SnapshotRecord:
             started=e,
             status=PENDING,
             last_activity=e.start_time,
+            tags=e.tags,
             progress=0 if e.source_snapshot_id else None,
         )
