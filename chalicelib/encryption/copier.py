@@ -7,8 +7,10 @@ CopySnapshot (the API's ``POST /blocksnap/v1/snapshots/{id}/copy``) appends
 source's when the source is encrypted too.
 
 The copy is written as an ordinary client would write it: each block's
-``BlockWritten`` through the service, then a completion with the count and
-the LINEAR checksum, so the normal sealing projection verifies and seals it.
+``BlockWritten``, then a completion with the count and the LINEAR checksum,
+through a :class:`~chalicelib.usecases.write_sink.WriteSink` (the same
+appends as PutSnapshotBlock and CompleteSnapshot, and nothing else of the
+API), so the normal sealing projection verifies and seals it.
 
 **Resumable.** Before copying index *i* the copier looks at the copy's
 latest write of *i*: the same digest means that block is done, both its
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Protocol
 
 from ..core.blockio import BlockIO
 from ..domain import keys
@@ -59,6 +61,14 @@ PROGRESS_EVERY = 64
 COPY_WORKERS = 8
 
 
+class CopySink(Protocol):
+    """Where a copy's writes go: :class:`~chalicelib.usecases.write_sink.WriteSink`."""
+
+    def record_full_write(self, snapshot_id: str, index: int, digest: str, key: str) -> None: ...
+
+    def request_completion(self, snapshot_id: str, changed_blocks_count: int, linear_checksum: str) -> bool: ...
+
+
 class Copier:
     def __init__(
         self,
@@ -66,15 +76,13 @@ class Copier:
         manifests: ManifestStore,
         blocks: BlockStore,
         encryption: EncryptionFunction,
-        record_write: Callable[[str, int, str, str], None],
-        complete: Callable[[dict], dict],
+        sink: CopySink,
         clock: Callable[[], float] = time.time,
     ):
         self.events = events
         self.manifests = manifests
         self.blockio = BlockIO(blocks, encryption)
-        self.record_write = record_write
-        self.complete = complete
+        self.sink = sink
         self.clock = clock
 
     def handle(self, record: EventRecord) -> None:
@@ -109,13 +117,7 @@ class Copier:
                 if done < total:
                     self._progress(copy_id, done, total)
         self._progress(copy_id, done, total)
-        self.complete({
-            "SnapshotId": copy_id,
-            "ChangedBlocksCount": total,
-            "Checksum": checksum,
-            "ChecksumAlgorithm": "SHA256",
-            "ChecksumAggregationMethod": "LINEAR",
-        })
+        self.sink.request_completion(copy_id, total, checksum)
 
     def _copy_block(self, copy_id: str, entry, source_lineage: str | None) -> None:
         """One block, idempotently: skipped if a previous (crashed) run already recorded it."""
@@ -124,7 +126,7 @@ class Copier:
         data = self.blockio.read(entry, source_lineage)
         key = keys.block_key(copy_id, entry.index, entry.digest)
         self.blockio.write(key, data, copy_id)
-        self.record_write(copy_id, entry.index, entry.digest, key)
+        self.sink.record_full_write(copy_id, entry.index, entry.digest, key)
 
     def _already_copied(self, copy_id: str, index: int, digest: str) -> bool:
         stream, prefix = block_stream(copy_id, index), block_key_prefix(index)

@@ -27,7 +27,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from chalicelib.adapters.s3_blocks import S3BlockStore
-from chalicelib.encryption.function import EncryptionService
+from chalicelib.encryption.service import EncryptionService
 from chalicelib.encryption.kms import KmsKeyService
 from tests.infra.moto_process import moto_process
 
