@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Iterator, Protocol
+from typing import Callable, Iterator
 
 from ..core.blockio import BlockIO
 from ..domain import keys
@@ -51,6 +51,7 @@ from ..domain.events import (
 from ..domain.manifest import Manifest
 from ..core.manifest_store import ManifestStore
 from ..ports import BlockStore, EncryptionFunction, EventStore
+from ..usecases.write_sink import WriteSink
 
 # Progress is an event per this many blocks: ~1 event per 32 MiB copied keeps
 # DescribeSnapshot's progress live without adding measurably to the log.
@@ -61,14 +62,6 @@ PROGRESS_EVERY = 64
 COPY_WORKERS = 8
 
 
-class CopySink(Protocol):
-    """Where a copy's writes go: :class:`~chalicelib.usecases.write_sink.WriteSink`."""
-
-    def record_full_write(self, snapshot_id: str, index: int, digest: str, key: str) -> None: ...
-
-    def request_completion(self, snapshot_id: str, changed_blocks_count: int, linear_checksum: str) -> bool: ...
-
-
 class Copier:
     def __init__(
         self,
@@ -76,7 +69,7 @@ class Copier:
         manifests: ManifestStore,
         blocks: BlockStore,
         encryption: EncryptionFunction,
-        sink: CopySink,
+        sink: WriteSink,
         clock: Callable[[], float] = time.time,
     ):
         self.events = events

@@ -12,7 +12,6 @@ import os
 import pwd
 import socket
 import stat
-import sys
 import tempfile
 import time
 from pathlib import Path
