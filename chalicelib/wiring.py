@@ -9,6 +9,10 @@ The stores one by one (``embedded_event_store``, ``aws_block_store``, ...)
 are what the full runtimes are built from, and all the encryption function
 is given: it builds them alone, so it never loads the token secret
 (:func:`embedded` and :func:`aws` do) nor builds a :class:`SnapshotService`.
+
+Longer than ~250 lines because it is the one module that reads the
+configuration; each builder is a few lines, and splitting them by backend
+would spread the environment's names over several files.
 """
 
 from __future__ import annotations
