@@ -1,8 +1,8 @@
 """The blocksnap Chalice app: routes and event sources, wiring only.
 
-Everything here delegates to ``chalicelib``: the EBS direct API routes to
-``chalicelib.http.operations`` under the botocore operation names, the
-``/blocksnap/v1`` extensions to their handlers; the event table's stream to
+Everything here delegates to ``chalicelib``: every route, EBS direct API or
+``/blocksnap/v1`` extension, to ``chalicelib.http.operations`` under its
+operation name in the wire model; the event table's stream to
 the projector; a schedule to the timekeeper; and the encryption function,
 which runs under its own IAM role and is the only code that imports
 ``chalicelib.encryption``.
@@ -23,43 +23,43 @@ app = EbsChalice(app_name="blocksnap")
 ANY = ["*/*"]
 
 
-def _service():
-    return wiring.current().service
+def _usecases():
+    return wiring.current().usecases
 
 
 @app.route("/snapshots", methods=["POST"], content_types=ANY)
 def start_snapshot():
-    return operations.ebs(_service, "StartSnapshot", app.current_request)
+    return operations.handle(_usecases, "StartSnapshot", app.current_request)
 
 
 @app.route("/snapshots/{snapshotId}/blocks/{blockIndex}", methods=["PUT"], content_types=ANY)
 def put_snapshot_block(snapshotId, blockIndex):
-    return operations.ebs(_service, "PutSnapshotBlock", app.current_request)
+    return operations.handle(_usecases, "PutSnapshotBlock", app.current_request)
 
 
 @app.route("/snapshots/completion/{snapshotId}", methods=["POST"], content_types=ANY)
 def complete_snapshot(snapshotId):
-    return operations.ebs(_service, "CompleteSnapshot", app.current_request)
+    return operations.handle(_usecases, "CompleteSnapshot", app.current_request)
 
 
 @app.route("/snapshots/{snapshotId}/blocks/{blockIndex}", methods=["GET"], content_types=ANY)
 def get_snapshot_block(snapshotId, blockIndex):
-    return operations.ebs(_service, "GetSnapshotBlock", app.current_request)
+    return operations.handle(_usecases, "GetSnapshotBlock", app.current_request)
 
 
 @app.route("/snapshots/{snapshotId}/blocks", methods=["GET"], content_types=ANY)
 def list_snapshot_blocks(snapshotId):
-    return operations.ebs(_service, "ListSnapshotBlocks", app.current_request)
+    return operations.handle(_usecases, "ListSnapshotBlocks", app.current_request)
 
 
 @app.route("/snapshots/{secondSnapshotId}/changedblocks", methods=["GET"], content_types=ANY)
 def list_changed_blocks(secondSnapshotId):
-    return operations.ebs(_service, "ListChangedBlocks", app.current_request)
+    return operations.handle(_usecases, "ListChangedBlocks", app.current_request)
 
 
 @app.route("/blocksnap/v1/snapshots/{snapshotId}", methods=["GET"], content_types=ANY)
 def describe_snapshot(snapshotId):
-    return operations.describe_snapshot(_service, snapshotId)
+    return operations.handle(_usecases, "DescribeSnapshot", app.current_request)
 
 
 @app.route(
@@ -68,12 +68,27 @@ def describe_snapshot(snapshotId):
     content_types=ANY,
 )
 def put_sub_block(snapshotId, blockIndex, offset):
-    return operations.put_sub_block(_service, app.current_request)
+    return operations.handle(_usecases, "PutSnapshotSubBlock", app.current_request)
 
 
 @app.route("/blocksnap/v1/snapshots/{snapshotId}/copy", methods=["POST"], content_types=ANY)
 def copy_snapshot(snapshotId):
-    return operations.copy_snapshot(_service, snapshotId, app.current_request)
+    return operations.handle(_usecases, "CopySnapshot", app.current_request)
+
+
+@app.route("/blocksnap/v1/snapshots/{snapshotId}/checksums", methods=["GET"], content_types=ANY)
+def list_snapshot_checksums(snapshotId):
+    return operations.handle(_usecases, "ListSnapshotChecksums", app.current_request)
+
+
+@app.route("/blocksnap/v1/snapshots/{snapshotId}/writes", methods=["GET"], content_types=ANY)
+def list_snapshot_writes(snapshotId):
+    return operations.handle(_usecases, "ListSnapshotWrites", app.current_request)
+
+
+@app.route("/blocksnap/v1/usage", methods=["GET"], content_types=ANY)
+def get_usage():
+    return operations.handle(_usecases, "GetUsage", app.current_request)
 
 
 # ``chalice package`` needs a literal ARN; infra/ replaces it with the event

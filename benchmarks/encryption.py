@@ -33,6 +33,7 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _harness import MiB, block_payloads, print_table, result_line  # noqa: E402
 
+from chalicelib.http.bindings import Calls
 from chalicelib import wiring  # noqa: E402
 from chalicelib.domain import keys  # noqa: E402
 from chalicelib.domain.events import CopyRequested, EventRecord, lifecycle_stream  # noqa: E402
@@ -45,7 +46,7 @@ from chalicelib.usecases.write_sink import WriteSink  # noqa: E402
 
 def build_source(runtime, blocks: int, progress: bool) -> str:
     payloads, checksums = block_payloads()
-    service = runtime.service
+    service = Calls(runtime.usecases)
     sid = service.start_snapshot({"VolumeSize": max(1, blocks // 2048 + 1)})["SnapshotId"]
     for i in tqdm(range(blocks), desc="source", unit="blk", disable=not progress):
         n = i % len(payloads)
@@ -62,7 +63,7 @@ def build_source(runtime, blocks: int, progress: bool) -> str:
 def time_copy(runtime, data_dir: Path, source: str) -> tuple[float, str]:
     encryption = EncryptionService(LocalKeyService(data_dir / "kms"), runtime.blocks)
     copier = Copier(runtime.events, runtime.manifests, runtime.blocks, encryption, WriteSink(runtime.events))
-    copy = runtime.service.copy_snapshot(source, {"Encrypted": True})["SnapshotId"]
+    copy = Calls(runtime.usecases).copy_snapshot({"SourceSnapshotId": source, "Encrypted": True})["SnapshotId"]
     [request] = [r for r in runtime.events.query(lifecycle_stream(copy)) if isinstance(r.event, CopyRequested)]
     start = time.perf_counter()
     copier.handle(EventRecord(request.stream, request.key, request.event))

@@ -47,7 +47,7 @@ on the 64 TiB volume only (1 GiB at depth 1, for the size curve). Full mode:
 temporary directory (``--workdir``) peaks at about 4 GB in quick mode and
 16 GB in full mode (every probe writes 500 MB of blocks), removed at the end.
 
-Everything runs in-process through ``SnapshotService`` and the projections of
+Everything runs in-process through the use cases (``chalicelib.usecases``) and the projections of
 the embedded backend (``chalicelib.wiring.embedded``) in a temporary
 directory: real SHA-256, files, fsyncs and SQLite commits (``synchronous=FULL``),
 no HTTP (the throughput benchmark covers that). Only to make 1,000-deep
@@ -79,6 +79,7 @@ if str(ROOT) not in sys.path:
 
 from tqdm import tqdm  # noqa: E402
 
+from chalicelib.http.bindings import Calls
 from chalicelib import wiring  # noqa: E402
 from chalicelib.domain import keys  # noqa: E402
 from chalicelib.domain.checksums import sha256_b64  # noqa: E402
@@ -210,7 +211,7 @@ class Bench:
         self.rt = wiring.embedded(data_dir)
         assert self.rt.projector is not None
         self.projector = self.rt.projector
-        self.svc = self.rt.service
+        self.svc = Calls(self.rt.usecases)
         self.timer = SealTimer(self.rt)
         prng = random.Random(SEED)
         self.payloads = [prng.randbytes(BLOCK_SIZE) for _ in range(PAYLOADS)]
@@ -289,7 +290,7 @@ class Bench:
         self.svc.complete_snapshot({"SnapshotId": snapshot_id, "ChangedBlocksCount": len(indexes)})
         with self.block_fsync(measured_seal):
             self.projector.catch_up()
-        status = self.svc.describe_snapshot(snapshot_id).status
+        status = self.rt.usecases.reads.describe(snapshot_id).status
         if status != COMPLETED:
             raise RuntimeError(f"{snapshot_id} did not seal: {status}")
         return snapshot_id
@@ -359,7 +360,7 @@ class Bench:
 
     def measure_get(self, run: ProbeRun, index: int) -> None:
         store = self.rt.manifests
-        token = self.svc.tokens.block_token(run.snapshot_id, index, time.time() + 3600)
+        token = self.rt.usecases.reads.tokens.block_token(run.snapshot_id, index, time.time() + 3600)
         req = {"SnapshotId": run.snapshot_id, "BlockIndex": index, "BlockToken": token}
         store.drop_cache()
         reads = store.page_reads

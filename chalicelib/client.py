@@ -14,6 +14,7 @@ import contextvars
 import hashlib
 import json
 from typing import Any
+from urllib.parse import urlencode
 
 import boto3
 from botocore.auth import SigV4Auth
@@ -78,6 +79,14 @@ class BlocksnapClient:
         data = json.dumps(body).encode()
         return self._call("POST", f"/blocksnap/v1/snapshots/{snapshot_id}/copy", "CopySnapshot", data)
 
+    def list_checksums(self, snapshot_id: str, **query: Any) -> dict:
+        """One page of a completed snapshot's block checksums (``maxResults``, ``pageToken``, ``startingBlockIndex``)."""
+        return self._call("GET", f"/blocksnap/v1/snapshots/{snapshot_id}/checksums{_query(query)}", "ListSnapshotChecksums")
+
+    def list_writes(self, snapshot_id: str, **query: Any) -> dict:
+        """One page of a snapshot's acknowledged writes, latest per index (for resuming an upload)."""
+        return self._call("GET", f"/blocksnap/v1/snapshots/{snapshot_id}/writes{_query(query)}", "ListSnapshotWrites")
+
     def _call(self, method: str, path: str, operation: str, body: bytes = b"") -> dict:
         headers = {"Content-Type": "application/json"} if body else {}
         return json.loads(self._send(method, path, body, headers, operation).content or b"{}")
@@ -91,6 +100,10 @@ class BlocksnapClient:
         if response.status_code >= 300:
             raise _client_error(response, operation)
         return response
+
+
+def _query(params: dict[str, Any]) -> str:
+    return "?" + urlencode(params) if params else ""
 
 
 def _client_error(response, operation: str) -> ClientError:

@@ -96,8 +96,31 @@ class BlockStore(ABC):
         """Keys under ``prefix``, in lexicographic order."""
 
     @abstractmethod
+    def list_sizes(self, prefix: str) -> Iterator[tuple[str, int]]:
+        """(key, size in bytes) under ``prefix``, in lexicographic order: the garbage collector's and usage's listing."""
+
+    @abstractmethod
     def delete_prefix(self, prefix: str) -> None:
         """Delete every key under ``prefix`` (used by rebuild and shredding)."""
+
+    @abstractmethod
+    def put_shared(self, key: str, data: bytes, fresh_for: float) -> bool:
+        """Store ``data`` under a key that names its content, unless it is there; return whether it stored.
+
+        An object found is made young again, unless it is younger than
+        ``fresh_for`` seconds: the garbage collector frees only unreferenced
+        objects older than its grace period, so an object a write reuses
+        cannot be freed before that write is recorded (deduplication's half of
+        the collector's safety argument, docs/garbage-collection.md).
+        """
+
+    @abstractmethod
+    def modified(self, key: str) -> float | None:
+        """When the object was written or last made young (epoch seconds), or None if it is absent."""
+
+    @abstractmethod
+    def delete(self, key: str) -> None:
+        """Delete one object; an absent one is no error (a collection may be repeated)."""
 
 
 class ReadModelStore(ABC):

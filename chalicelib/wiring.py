@@ -5,14 +5,14 @@ the process's :class:`Runtime`, which is built once from the environment
 (``BLOCKSNAP_BACKEND``, ``BLOCKSNAP_DATA_DIR``, ...). ``blocksnap serve``
 sets the same variables, so the server and a deployed function share one path.
 
+It is the composition root and is longer than other modules for that reason
+alone: each backend's builders are listed here once, so nothing else in the
+tree constructs an adapter.
+
 The stores one by one (``embedded_event_store``, ``aws_block_store``, ...)
 are what the full runtimes are built from, and all the encryption function
 is given: it builds them alone, so it never loads the token secret
-(:func:`embedded` and :func:`aws` do) nor builds a :class:`SnapshotService`.
-
-Longer than ~250 lines because it is the one module that reads the
-configuration; each builder is a few lines, and splitting them by backend
-would spread the environment's names over several files.
+(:func:`embedded` and :func:`aws` do) nor builds the use cases.
 """
 
 from __future__ import annotations
@@ -38,7 +38,14 @@ from .projections.runner import BatchSource, LogSource, Projector
 from .projections.sealing import ManifestProjection, Sealer
 from .projections.snapshot_records import SnapshotRecordsProjection
 from .projections.timekeeper import Timekeeper
-from .service import DEFAULT_OWNER_ID, DEFAULT_REGION, Settings, SnapshotService
+from .domain.collection import GRACE_SECONDS
+from .domain.rules import DEFAULT_OWNER_ID, DEFAULT_REGION, Settings
+from .usecases import UseCases
+from .usecases.completion import Completion
+from .usecases.garbage import GarbageCollector
+from .usecases.reads import Reads
+from .usecases.starts import Starts
+from .usecases.writes import Writes
 
 ENV_BACKEND = "BLOCKSNAP_BACKEND"
 BACKENDS = ("embedded", "aws")
@@ -48,6 +55,7 @@ ENV_RUN_PROJECTOR = "BLOCKSNAP_RUN_PROJECTOR"
 ENV_ENCRYPTION_FUNCTION = "BLOCKSNAP_ENCRYPTION_FUNCTION"
 ENV_DEFAULT_KMS_KEY = "BLOCKSNAP_DEFAULT_KMS_KEY_ARN"
 ENV_OWNER_ID = "BLOCKSNAP_OWNER_ID"
+ENV_GC_GRACE = "BLOCKSNAP_GC_GRACE_SECONDS"
 WORKER_SOCKET = "encryption.sock"
 
 
@@ -77,7 +85,7 @@ class Runtime:
     records: ReadModelStore
     blocks: BlockStore
     manifests: ManifestStore
-    service: SnapshotService
+    usecases: UseCases
     projector: Projector
     timekeeper: Timekeeper
 
@@ -99,9 +107,16 @@ def assemble(
     region: str | None = None,
 ) -> Runtime:
     manifests = ManifestStore(blocks)
-    settings = settings_from_env(region)
-    service = SnapshotService(
-        events, records, manifests, BlockIO(blocks, encryption), TokenMinter(secret), clock, settings
+    grace = gc_grace_from_env()
+    blockio = BlockIO(blocks, encryption, grace)
+    # Its own manifest store: a collection walks every page, which must not evict the readers' hot ones.
+    collector = GarbageCollector(events, records, ManifestStore(blocks, cache_pages=64), blocks, clock, grace)
+    usecases = UseCases(
+        starts=Starts(events, records, blockio, settings_from_env(region), clock),
+        writes=Writes(events, manifests, blockio, clock),
+        completion=Completion(events, records, clock),
+        reads=Reads(events, records, manifests, blockio, TokenMinter(secret), clock),
+        garbage=collector,
     )
     timekeeper = Timekeeper(events, records, clock, minute_seconds)
     projector = Projector(
@@ -111,7 +126,19 @@ def assemble(
         SnapshotRecordsProjection(records),
         timekeeper,
     )
-    return Runtime(events, records, blocks, manifests, service, projector, timekeeper)
+    return Runtime(events, records, blocks, manifests, usecases, projector, timekeeper)
+
+
+def gc_grace_from_env() -> float:
+    """The collector's grace period (``BLOCKSNAP_GC_GRACE_SECONDS``; tests shorten it)."""
+    value = os.environ.get(ENV_GC_GRACE)
+    try:
+        grace = float(value) if value else GRACE_SECONDS
+    except ValueError:
+        grace = -1.0
+    if grace < 0:
+        raise SystemExit(f"blocksnap: {ENV_GC_GRACE} must be a number of seconds, not {value!r}")
+    return grace
 
 
 def settings_from_env(region: str | None = None) -> Settings:

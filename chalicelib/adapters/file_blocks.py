@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import uuid
 from pathlib import Path
 from typing import Iterator
@@ -50,6 +51,32 @@ class FileBlockStore(BlockStore):
         if self._durable:
             fsync_dir(directory)
 
+    def put_shared(self, key: str, data: bytes, fresh_for: float) -> bool:
+        """A found file is touched (mtime); the event that follows commits the journal with it.
+
+        The write that reuses the object appends its event with an fsync on
+        the same file system, which commits the metadata journal holding the
+        new mtime: the touch is durable before the write is acknowledged.
+        """
+        path = self._path(key)
+        try:
+            mtime = path.stat().st_mtime
+        except FileNotFoundError:
+            self.put(key, data)
+            return True
+        if time.time() - mtime >= fresh_for:
+            os.utime(path)
+        return False
+
+    def modified(self, key: str) -> float | None:
+        try:
+            return self._path(key).stat().st_mtime
+        except FileNotFoundError:
+            return None
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
     def _make_dirs(self, directory: Path) -> None:
         """Create missing directories, each made durable in its parent before it is used."""
         missing = []
@@ -85,6 +112,13 @@ class FileBlockStore(BlockStore):
                 if key.startswith(prefix) and not name.startswith(".tmp-"):
                     found.append(key)
         return iter(sorted(found))
+
+    def list_sizes(self, prefix: str) -> Iterator[tuple[str, int]]:
+        for key in self.list(prefix):
+            try:
+                yield key, self._path(key).stat().st_size
+            except FileNotFoundError:
+                continue  # deleted since the listing: a concurrent collection
 
     def delete_prefix(self, prefix: str) -> None:
         for key in list(self.list(prefix)):

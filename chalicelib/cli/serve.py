@@ -33,6 +33,7 @@ from granian.log import LogLevels
 from granian.server import Server
 
 from .. import wiring
+from ..core.periodic import Periodic
 from .lifeline import mark_supervisor
 from .preflight import hold_data_dir, listen_address, url
 
@@ -80,6 +81,11 @@ def _leave_on_sigterm(signum: int, frame) -> None:
     raise SystemExit(128 + signum)
 
 
+# How often the collector looks for work: space returns within a minute of a delete on the
+# embedded store; listing a bucket costs requests, so the AWS backend looks less often.
+GC_SECONDS = {"embedded": 20.0, "aws": 600.0}
+
+
 def _serve_api(
     host: str, port: int, data_dir: Path, threads: int, minute_seconds: float, backend: str, processes: int
 ) -> None:
@@ -87,6 +93,11 @@ def _serve_api(
     runtime, where = runtime_for(backend, data_dir, minute_seconds)
     # A DynamoDB stream is polled by GetRecords calls that cost money when idle.
     runtime.projector.start(poll_seconds=0.25 if backend == "aws" else 0.05)
+    collector = Periodic(
+        "blocksnap-gc", lambda: runtime.usecases.garbage.collect_if_needed(runtime.projector.projected),
+        GC_SECONDS[backend],
+    )
+    collector.start()
     try:
         # Workers start as fresh interpreters: forking this process, whose projector
         # and relay threads may hold locks at that moment, could hang a worker.
@@ -112,6 +123,7 @@ def _serve_api(
         threading.Thread(target=_announce, args=(ip, port, line), name="blocksnap-ready", daemon=True).start()
         server.serve()
     finally:
+        collector.stop()
         runtime.projector.stop()
 
 

@@ -11,6 +11,7 @@ clean error instead of being served.
 from __future__ import annotations
 
 from ..domain.checksums import sha256_b64
+from ..domain.collection import GRACE_SECONDS
 from ..domain.errors import CorruptData, ObjectNotFound, ValidationError
 from ..domain.manifest import Entry
 from ..domain.snapshot import BLOCK_SIZE
@@ -19,10 +20,14 @@ from ..ports import BlockStore, EncryptionFunction
 ZERO_BLOCK = bytes(BLOCK_SIZE)
 
 
+
 class BlockIO:
-    def __init__(self, blocks: BlockStore, encryption: EncryptionFunction | None = None):
+    def __init__(self, blocks: BlockStore, encryption: EncryptionFunction | None = None, grace: float = GRACE_SECONDS):
         self._blocks = blocks
         self._encryption = encryption
+        # A reused block older than this is made young again, so that it stays well
+        # inside the garbage collector's grace period until its write is recorded.
+        self._refresh_after = grace / 2
 
     def _function(self) -> EncryptionFunction:
         if self._encryption is None:
@@ -39,6 +44,10 @@ class BlockIO:
         if lineage_id is not None:
             data = self._function().encrypt(lineage_id, key, data)
         self._blocks.put(key, data)
+
+    def write_shared(self, key: str, data: bytes) -> bool:
+        """Store a plaintext block under its content's key unless it is there (deduplication); True if stored."""
+        return self._blocks.put_shared(key, data, self._refresh_after)
 
     def read_object(self, key: str, lineage_id: str | None = None) -> bytes:
         try:

@@ -4,7 +4,9 @@ Every class names a situation and carries the AWS ``Reason`` a client sees;
 none knows its HTTP status. ``chalicelib/http/errors.py`` is the one table
 from class to status, ``x-amzn-ErrorType`` and body, so the domain stays free
 of wire concerns and every adapter (HTTP, CLI, encryption worker) reports the
-same failure the same way.
+same failure the same way. Failures of the wire itself (an unreadable body, a
+path no operation serves, a model constraint) are the wire's, and live in
+``chalicelib/http/errors.py`` as subclasses of these.
 """
 
 from __future__ import annotations
@@ -26,59 +28,6 @@ class ValidationError(BlocksnapError):
     """A request the service understood but refuses (AWS ValidationException)."""
 
     reason = "INVALID_PARAMETER_VALUE"
-
-
-class ConstraintViolation(ValidationError):
-    """A model constraint failed (min, max, pattern, enum, required, type).
-
-    AWS reports these from its Coral framework validator, before the service
-    runs, with a lower-case ``message`` and no ``Reason``.
-    """
-
-    reason = None
-
-    def __init__(self, member: str, value: object, constraint: str):
-        super().__init__("1 validation error detected: " + _violation(member, value, constraint))
-
-    @classmethod
-    def many(cls, items: list[tuple[str, object, str]]) -> ConstraintViolation:
-        error = cls(*items[0])
-        if len(items) > 1:
-            error.message = f"{len(items)} validation errors detected: " + "; ".join(
-                _violation(*item) for item in items
-            )
-            error.args = (error.message,)
-        return error
-
-
-def _violation(member: str, value: object, constraint: str) -> str:
-    if value is None:
-        shown = "null"
-    elif isinstance(value, bool):
-        shown = str(value).lower()
-    else:
-        shown = str(value)
-    return f"Value '{shown}' at '{member}' failed to satisfy constraint: {constraint}"
-
-
-class SerializationError(BlocksnapError):
-    """The request body could not be read as the operation's document."""
-
-
-class UnknownOperation(BlocksnapError):
-    """No operation is served at this path."""
-
-
-class MethodNotAllowed(UnknownOperation):
-    """Operations are served at this path, but not with this method."""
-
-    def __init__(self, message: str, allowed: tuple[str, ...]):
-        super().__init__(message)
-        self.allowed = allowed
-
-
-class RequestTooLarge(BlocksnapError):
-    """The body is longer than any operation accepts; it is refused before it is read."""
 
 
 class InvalidBlock(ValidationError):

@@ -27,6 +27,10 @@ Why this shape:
 * A lookup reads one page per level, never the parents' manifests.
 * A diff walks both trees in index order and skips every page that the two
   share without reading it, so it costs in proportion to what changed.
+
+It is one module, over the usual size, because the page format, the builder,
+the lookup and the diff are one invariant (where a page ends) and are only
+safe to change together.
 """
 
 from __future__ import annotations
@@ -95,15 +99,25 @@ def rank(index: int) -> int:
     return r
 
 
+# The short forms of an entry whose key follows from its other fields:
+# [index, writer, digest] for a per-snapshot block, [index, writer, digest, 0] for a shared blob.
+_BLOB = 0
+
+
 def _encode_entry(e: Entry) -> list:
-    if not e.parts and e.key is not None and e.key == keys.block_key(e.writer, e.index, e.digest):
-        return [e.index, e.writer, e.digest]
+    if not e.parts and e.key is not None:
+        if e.key == keys.block_key(e.writer, e.index, e.digest):
+            return [e.index, e.writer, e.digest]
+        if e.key == keys.blob_key(e.digest):
+            return [e.index, e.writer, e.digest, _BLOB]
     return [e.index, e.writer, e.digest, e.key, [[p.offset, p.length, p.key] for p in e.parts]]
 
 
 def _decode_entry(row: list) -> Entry:
     if len(row) == 3:
         return Entry(row[0], row[1], row[2], keys.block_key(row[1], row[0], row[2]))
+    if len(row) == 4:
+        return Entry(row[0], row[1], row[2], keys.blob_key(row[2]))
     return Entry(row[0], row[1], row[2], row[3], tuple(Part(o, n, k) for o, n, k in row[4]))
 
 
@@ -157,6 +171,26 @@ class Manifest:
     def entries(self, start: int = 0) -> Iterator[Entry]:
         """Entries with index >= start, ascending; pages wholly before start are not read."""
         return _walk(self._load, self.root(), start)
+
+    def pages(self, seen: set[str]) -> Iterator[tuple[str, list[Entry]]]:
+        """Every page key of the tree not in ``seen`` (added as it goes), with a leaf's entries.
+
+        A page's key names the one subtree it roots (pages are immutable), so
+        a page already seen is skipped with everything under it: walking every
+        snapshot of a chain costs the pages they wrote, not their trees' sizes.
+        """
+        stack = [self.root_key]
+        while stack:
+            key = stack.pop()
+            if key in seen:
+                continue
+            seen.add(key)
+            page = self._load(key)
+            if page["l"] == 0:
+                yield key, _entries(page)
+            else:
+                yield key, []
+                stack.extend(ref.key for ref in _refs(page))
 
 
 def _walk(load: PageLoader, page: dict, start: int) -> Iterator[Entry]:

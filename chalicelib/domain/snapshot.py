@@ -8,7 +8,7 @@ on it (can this block be written? is completion already requested?).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Iterable
 
 from .events import (
@@ -75,74 +75,48 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class SnapshotRecord:
-    """What the projection keeps about one snapshot (rebuildable from events)."""
+    """What the projection keeps about one snapshot (rebuildable from events).
 
-    snapshot_id: str
+    The snapshot's shape is its start event's: the record holds that event and
+    adds only what happened since (status, outcome, progress), so a field added
+    to :class:`SnapshotStarted` reaches every reader without being listed again.
+    Attribute access falls through to the start (``record.volume_size``).
+    """
+
+    started: SnapshotStarted
     status: str
-    volume_size: int
-    lineage_id: str
-    start_time: float
-    timeout_minutes: int
-    owner_id: str
     last_activity: float
-    parent_snapshot_id: str | None = None
-    description: str | None = None
-    tags: tuple[tuple[str, str], ...] = ()
-    encrypted: bool = False
-    kms_key_arn: str | None = None
-    sub_block_size: int | None = None
     state_message: str | None = None
     completion_time: float | None = None
     changed_blocks_count: int | None = None
-    progress: int | None = field(default=None)
-    source_snapshot_id: str | None = None
+    progress: int | None = None
+
+    def __getattr__(self, name: str):
+        # Only reached for names that are not the record's own fields.
+        if name == "started":
+            raise AttributeError(name)
+        return getattr(self.started, name)
 
     def to_dict(self) -> dict:
-        return {
-            "snapshot_id": self.snapshot_id,
-            "status": self.status,
-            "volume_size": self.volume_size,
-            "lineage_id": self.lineage_id,
-            "start_time": self.start_time,
-            "timeout_minutes": self.timeout_minutes,
-            "owner_id": self.owner_id,
-            "last_activity": self.last_activity,
-            "parent_snapshot_id": self.parent_snapshot_id,
-            "description": self.description,
-            "tags": [list(t) for t in self.tags],
-            "encrypted": self.encrypted,
-            "kms_key_arn": self.kms_key_arn,
-            "sub_block_size": self.sub_block_size,
-            "state_message": self.state_message,
-            "completion_time": self.completion_time,
-            "changed_blocks_count": self.changed_blocks_count,
-            "progress": self.progress,
-            "source_snapshot_id": self.source_snapshot_id,
-        }
+        """One flat JSON-able document: the start's fields beside the record's own."""
+        own = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "started"}
+        started = asdict(self.started)
+        started["tags"] = [list(t) for t in self.started.tags]
+        return {**started, **own}
 
     @staticmethod
     def from_dict(d: dict) -> SnapshotRecord:
-        values = dict(d)
-        values["tags"] = tuple(tuple(t) for t in values.get("tags") or ())
-        return SnapshotRecord(**values)
+        start_fields = {f.name for f in fields(SnapshotStarted)}
+        started = {k: v for k, v in d.items() if k in start_fields}
+        started["tags"] = tuple(tuple(t) for t in started.get("tags") or ())
+        own = {k: v for k, v in d.items() if k not in start_fields}
+        return SnapshotRecord(started=SnapshotStarted(**started), **own)
 
     @staticmethod
     def from_started(e: SnapshotStarted) -> SnapshotRecord:
         return SnapshotRecord(
-            snapshot_id=e.snapshot_id,
+            started=e,
             status=PENDING,
-            volume_size=e.volume_size,
-            lineage_id=e.lineage_id,
-            start_time=e.start_time,
-            timeout_minutes=e.timeout_minutes,
-            owner_id=e.owner_id,
             last_activity=e.start_time,
-            parent_snapshot_id=e.parent_snapshot_id,
-            description=e.description,
-            tags=e.tags,
-            encrypted=e.encrypted,
-            kms_key_arn=e.kms_key_arn,
-            sub_block_size=e.sub_block_size,
-            source_snapshot_id=e.source_snapshot_id,
             progress=0 if e.source_snapshot_id else None,
         )

@@ -5,8 +5,8 @@ It is given exactly what the key holder needs, built here from the stores
 (wrapped keys, ciphertext, manifests) and, for the copier, the event table
 with a :class:`~chalicelib.usecases.write_sink.WriteSink` over it. Never
 ``wiring.aws()``: that runtime loads the block-token secret, which this
-function's role may not read (``.chalice/policy-encryption.json``), and a
-:class:`~chalicelib.service.SnapshotService` that could mint tokens.
+function's role may not read (``.chalice/policy-encryption.json``), and the
+API's use cases, whose reads mint tokens with it.
 
 What is built is kept for the life of the execution environment, so the key
 cache survives between invocations. The bucket and the S3, DynamoDB and KMS

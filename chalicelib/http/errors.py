@@ -1,4 +1,4 @@
-"""The one table from the error tree to AWS error responses.
+"""The wire's own errors, and the one table from the error tree to AWS error responses.
 
 Clients derive the error code from ``x-amzn-ErrorType`` (truncated at the
 first ``:``), so it is always sent, with the Coral namespace AWS uses for
@@ -15,8 +15,63 @@ import json
 import logging
 
 from ..domain import errors as e
+from ..domain.errors import BlocksnapError, ValidationError
 
 log = logging.getLogger(__name__)
+
+
+class ConstraintViolation(ValidationError):
+    """A model constraint failed (min, max, pattern, enum, required, type).
+
+    AWS reports these from its Coral framework validator, before the service
+    runs, with a lower-case ``message`` and no ``Reason``.
+    """
+
+    reason = None
+
+    def __init__(self, member: str, value: object, constraint: str):
+        super().__init__("1 validation error detected: " + _violation(member, value, constraint))
+
+    @classmethod
+    def many(cls, items: list[tuple[str, object, str]]) -> ConstraintViolation:
+        error = cls(*items[0])
+        if len(items) > 1:
+            error.message = f"{len(items)} validation errors detected: " + "; ".join(
+                _violation(*item) for item in items
+            )
+            error.args = (error.message,)
+        return error
+
+
+def _violation(member: str, value: object, constraint: str) -> str:
+    if value is None:
+        shown = "null"
+    elif isinstance(value, bool):
+        shown = str(value).lower()
+    else:
+        shown = str(value)
+    return f"Value '{shown}' at '{member}' failed to satisfy constraint: {constraint}"
+
+
+class SerializationError(BlocksnapError):
+    """The request body could not be read as the operation's document."""
+
+
+class UnknownOperation(BlocksnapError):
+    """No operation is served at this path."""
+
+
+class MethodNotAllowed(UnknownOperation):
+    """Operations are served at this path, but not with this method."""
+
+    def __init__(self, message: str, allowed: tuple[str, ...]):
+        super().__init__(message)
+        self.allowed = allowed
+
+
+class RequestTooLarge(BlocksnapError):
+    """The body is longer than any operation accepts; it is refused before it is read."""
+
 
 _SERVICE_NS = "http://internal.amazon.com/coral/com.amazon.zeppelindataservice/"
 _VALIDATE_NS = "http://internal.amazon.com/coral/com.amazon.coral.validate/"
@@ -24,11 +79,11 @@ _CORAL_SERVICE_NS = "http://internal.amazon.com/coral/com.amazon.coral.service/"
 
 # (class, status, error type, namespace, lower-case message only?)
 _TABLE: list[tuple[type[Exception], int, str, str, bool]] = [
-    (e.ConstraintViolation, 400, "ValidationException", _VALIDATE_NS, True),
-    (e.SerializationError, 400, "SerializationException", _CORAL_SERVICE_NS, True),
-    (e.MethodNotAllowed, 405, "UnknownOperationException", _CORAL_SERVICE_NS, True),
-    (e.UnknownOperation, 404, "UnknownOperationException", _CORAL_SERVICE_NS, True),
-    (e.RequestTooLarge, 413, "SerializationException", _CORAL_SERVICE_NS, True),
+    (ConstraintViolation, 400, "ValidationException", _VALIDATE_NS, True),
+    (SerializationError, 400, "SerializationException", _CORAL_SERVICE_NS, True),
+    (MethodNotAllowed, 405, "UnknownOperationException", _CORAL_SERVICE_NS, True),
+    (UnknownOperation, 404, "UnknownOperationException", _CORAL_SERVICE_NS, True),
+    (RequestTooLarge, 413, "SerializationException", _CORAL_SERVICE_NS, True),
     (e.ValidationError, 400, "ValidationException", _SERVICE_NS, False),
     (e.SnapshotNotFound, 404, "ResourceNotFoundException", _SERVICE_NS, False),
     (e.ChecksumMismatch, 403, "InvalidSignatureException", _CORAL_SERVICE_NS, True),

@@ -1,32 +1,27 @@
-"""The Chalice app class, with the gateway behaviours Chalice lacks.
+"""The Chalice app class, with the gateway behaviours Chalice lacks, on Chalice's public API only.
 
 * **One request per thread.** Chalice keeps ``current_request`` on the app
   object, which is right for Lambda (one request per process at a time) and
-  wrong for a threaded server: with the HTTP server's worker threads, one request
-  could read another's body. Here the request and Lambda context live in a
-  ``threading.local``.
+  wrong for a threaded server: with the HTTP server's worker threads, one
+  request could read another's body. Chalice assigns ``app.current_request``
+  and ``app.lambda_context`` on every event; here those attributes are
+  properties over a ``threading.local``.
 * **A missing Accept header means "anything".** botocore and the JS SDK send
   GetSnapshotBlock with no ``Accept``; Chalice's binary-response check would
-  answer 400, so the real SDKs could never read a block.
-* **No base64 where no API Gateway stands.** API Gateway carries binary
-  bodies as base64, so Chalice encodes them; the WSGI front
-  (:mod:`chalicelib.http.wsgi`) marks its events, and for those responses go
-  out as raw bytes, saving an encode and a decode of every 512 KiB block.
+  answer 400, so the real SDKs could never read a block. The default is added
+  to the event before :meth:`Chalice.__call__`, the documented entry point.
 
 (PutSnapshotBlock without ``Content-Type`` is handled by routing it with
-``content_types=['*/*']``.)
+``content_types=['*/*']``; raw bytes without base64 under ``blocksnap serve``
+are the WSGI front's business, :mod:`chalicelib.http.wsgi`.)
 """
 
 from __future__ import annotations
 
-import copy
 import threading
 from typing import Any
 
 from chalice import Chalice
-from chalice.app import RestAPIEventHandler
-
-RAW_BODY_MARK = "blocksnapRawBody"
 
 
 class EbsChalice(Chalice):
@@ -49,21 +44,9 @@ class EbsChalice(Chalice):
         self._per_thread.context = value
 
     def __call__(self, event: Any, context: Any) -> Any:
-        if not (isinstance(event, dict) and "requestContext" in event):
-            return super().__call__(event, context)
-        headers = event.get("headers")
-        if headers is None:
-            headers = event["headers"] = {}
-        if not any(k.lower() == "accept" for k in headers):
-            headers["accept"] = "*/*"
-        api = self.api
-        if event.pop(RAW_BODY_MARK, False):
-            api = copy.copy(self.api)
-            api.binary_types = []
-        self.lambda_context = context
-        handler = RestAPIEventHandler(
-            self.routes, api, self.log, self.debug,
-            middleware_handlers=self._get_middleware_handlers("http"),
-        )
-        self.current_request = handler.create_request_object(event, context)
-        return handler(event, context)
+        if isinstance(event, dict) and "requestContext" in event:
+            headers = event.get("headers") or {}
+            if not any(k.lower() == "accept" for k in headers):
+                headers["accept"] = "*/*"
+            event["headers"] = headers
+        return super().__call__(event, context)

@@ -7,6 +7,9 @@ and ``enum``, which botocore only partly checks and the JS SDK not at all.
 Violations produce the Coral framework message AWS sends (lower-case
 ``message``, no ``Reason``). Where the live service is known to differ from
 the model, :data:`SERVICE_OVERRIDES` says so and why.
+
+Parsing and serialisation share the walk over the model's shapes, which is
+why they are one module a little over the usual size.
 """
 
 from __future__ import annotations
@@ -15,11 +18,12 @@ import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Mapping
 
 from botocore.loaders import Loader
 
-from ..domain.errors import ConstraintViolation, SerializationError
+from .errors import ConstraintViolation, SerializationError
 
 # Real block and page tokens use URL-safe base64, and the service's own
 # validator accepts ``_`` and ``-`` (seen in a Coral message, spec §a.2).
@@ -35,13 +39,40 @@ SERVICE_OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
     ("GetSnapshotBlockRequest", "BlockToken"): {"pattern": _TOKEN_PATTERN},
     ("ListSnapshotBlocksRequest", "NextToken"): {"pattern": _TOKEN_PATTERN},
     ("ListChangedBlocksRequest", "NextToken"): {"pattern": _TOKEN_PATTERN},
+    ("ListSnapshotChecksumsRequest", "NextToken"): {"pattern": _TOKEN_PATTERN},
+    ("ListSnapshotWritesRequest", "NextToken"): {"pattern": _TOKEN_PATTERN},
     ("PutSnapshotBlockRequest", "ChecksumAlgorithm"): {"enum": None},
 }
 
 
+EXTENSIONS_MODEL = Path(__file__).with_name("models") / "blocksnap-extensions.json"
+
+
 @lru_cache(maxsize=1)
 def service_model() -> dict:
+    """The EBS direct APIs' model, as botocore ships it."""
     return Loader().load_service_model("ebs", "service-2")
+
+
+@lru_cache(maxsize=1)
+def wire_model() -> dict:
+    """Every operation this wire serves: the EBS model with blocksnap's extension model laid over it.
+
+    The extensions are written in the same service-2 format and may use the
+    EBS shapes by name, so an extension route is parsed, checked and
+    serialised by the same code, with the same Coral messages, as an EBS one.
+    A shape defined in both adds the extension's members (StartSnapshot's
+    sub-block size header).
+    """
+    ebs = service_model()
+    extensions = json.loads(EXTENSIONS_MODEL.read_text())
+    shapes = {name: dict(shape) for name, shape in ebs["shapes"].items()}
+    for name, shape in extensions["shapes"].items():
+        if name in shapes:
+            shapes[name]["members"] = {**shapes[name]["members"], **shape["members"]}
+        else:
+            shapes[name] = shape
+    return {"operations": {**ebs["operations"], **extensions["operations"]}, "shapes": shapes}
 
 
 @dataclass(frozen=True)
@@ -56,7 +87,7 @@ class Operation:
 
 @lru_cache(maxsize=None)
 def operation(name: str) -> Operation:
-    op = service_model()["operations"][name]
+    op = wire_model()["operations"][name]
     return Operation(
         name=name,
         method=op["http"]["method"],
@@ -68,7 +99,7 @@ def operation(name: str) -> Operation:
 
 
 def _shape(name: str) -> dict:
-    return service_model()["shapes"][name]
+    return wire_model()["shapes"][name]
 
 
 def _wire_name(member: str) -> str:

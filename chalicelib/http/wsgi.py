@@ -7,12 +7,15 @@ are handed over as raw bytes (no base64 round trip on the way in). Unknown
 paths get an AWS-shaped JSON 404 rather than API Gateway's 403 "Missing
 Authentication Token", and a known path with another method gets the same
 shape with 405 rather than Chalice's own body. Responses come back as raw
-bytes too (:data:`~chalicelib.http.gateway.RAW_BODY_MARK`).
+bytes too: with no API Gateway in front, the app is told it has no binary
+types, so Chalice neither base64-encodes a block (which this front would
+only decode again) nor asks for an Accept header that matches it.
 """
 
 from __future__ import annotations
 
 import base64
+import copy
 import uuid
 from http import HTTPStatus
 from typing import Any, Callable, Iterable
@@ -20,15 +23,8 @@ from urllib.parse import parse_qs
 
 from chalice.local import RouteMatcher
 
-from ..domain.errors import (
-    BlocksnapError,
-    MethodNotAllowed,
-    RequestTooLarge,
-    SerializationError,
-    UnknownOperation,
-)
-from .errors import error_response
-from .gateway import RAW_BODY_MARK
+from ..domain.errors import BlocksnapError
+from .errors import MethodNotAllowed, RequestTooLarge, SerializationError, UnknownOperation, error_response
 
 # A block (512 KiB) is the largest body any operation takes; JSON documents are far smaller.
 MAX_BODY = 1024 * 1024
@@ -38,7 +34,11 @@ _REASONS = {s.value: s.phrase for s in HTTPStatus}
 
 class ChaliceWSGI:
     def __init__(self, app: Any):
-        self.app = app
+        # A view of the app with no binary types: the app itself keeps them
+        # for API Gateway (chalice package, Lambda, tests in this process).
+        self.app = copy.copy(app)
+        self.app.api = copy.copy(app.api)
+        self.app.api.binary_types = []
         self.matcher = RouteMatcher(list(app.routes))
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
@@ -72,7 +72,6 @@ class ChaliceWSGI:
             "stageVariables": {},
             "body": body,
             "isBase64Encoded": False,
-            RAW_BODY_MARK: True,
         }
         response = self.app(event, None)  # no Lambda context outside Lambda; nothing here reads one
         out = response.get("body") or b""

@@ -132,8 +132,10 @@ class Projector(Follower):
         self._poll_seconds = 0.05
         self._sweep_seconds = 1.0
         self._since_sweep = 0.0
+        self.projected = 0  # records applied by this process: what the garbage collector watches for change
 
     def apply(self, batch: Sequence[EventRecord]) -> None:
+        self.projected += len(batch)
         for record in batch:
             self.sealer.handle(record)
             self.manifests.handle(record)

@@ -1,6 +1,30 @@
-"""Use cases written over the ports alone, so that a process may hold one without the whole API.
+"""The use cases: one module per concern, typed commands in, domain objects out.
 
-:mod:`.write_sink` is what the encryption function's copier may append to
-the log; it needs an :class:`~chalicelib.ports.EventStore` and a clock,
-never the read models, the token secret or the API's service.
+``starts`` (StartSnapshot and copies, with their ClientToken idempotency),
+``writes`` (full and sub-block writes: one append path), ``completion``,
+``reads`` (get, list, diff, describe), and ``garbage`` (collection and the
+storage figures); ``write_sink`` is the two appends the encryption
+function's copier makes, over the event store alone. They know the ports and the domain,
+never a wire name: ``chalicelib/http`` maps each protocol's members to these
+commands and their results back. :class:`UseCases` is what the wiring builds
+and a route handler is given.
 """
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .completion import Completion
+from .garbage import GarbageCollector
+from .reads import Reads
+from .starts import Starts
+from .writes import Writes
+
+
+@dataclass(frozen=True)
+class UseCases:
+    starts: Starts
+    writes: Writes
+    completion: Completion
+    reads: Reads
+    garbage: GarbageCollector

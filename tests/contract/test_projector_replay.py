@@ -11,6 +11,7 @@ import hashlib
 
 import pytest
 
+from chalicelib.http.bindings import Calls
 from chalicelib import wiring
 from chalicelib.adapters.file_blocks import FileBlockStore
 from chalicelib.adapters.sqlite_read_models import SQLiteReadModelStore
@@ -59,7 +60,7 @@ def crash_midway(projector: Projector) -> None:
 
 
 def scenario(runtime) -> list[str]:
-    service = runtime.service
+    service = Calls(runtime.usecases)
     root = service.start_snapshot({"VolumeSize": 1})["SnapshotId"]
     for i in range(6):
         put(service, root, i, data(f"r{i}"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from chalicelib.http.bindings import Calls
 from chalicelib import wiring
 from chalicelib.domain.checksums import sha256_b64
 from chalicelib.domain.errors import CorruptData
@@ -21,14 +22,14 @@ def write(service, sid, index, data):
 
 def test_a_sub_block_write_refuses_a_corrupted_base(tmp_path):
     runtime = wiring.embedded(tmp_path)
-    service = runtime.service
+    service = Calls(runtime.usecases)
     sid = service.start_snapshot({"VolumeSize": 1, "SubBlockSize": SUB_BLOCK})["SnapshotId"]
     write(service, sid, 1, b"\x01" * BLOCK)
     [stored] = (tmp_path / "store" / "blocks" / sid).iterdir()
     stored.write_bytes(b"\x02" * BLOCK)  # the disk, not a client, changed it
     part = b"\x03" * SUB_BLOCK
     with pytest.raises(CorruptData):
-        service.put_sub_block({
+        service.put_snapshot_sub_block({
             "SnapshotId": sid, "BlockIndex": 1, "Offset": 0, "BlockData": part,
             "DataLength": SUB_BLOCK, "Checksum": sha256_b64(part), "ChecksumAlgorithm": "SHA256",
         })

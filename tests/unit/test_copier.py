@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from chalicelib.http.bindings import Calls
 from chalicelib import wiring
 from chalicelib.core.blockio import BlockIO
 from chalicelib.domain import keys
@@ -22,12 +23,10 @@ from chalicelib.domain.events import (
     progress_stream,
 )
 from chalicelib.domain.snapshot import BLOCK_SIZE, COMPLETED
-from chalicelib.domain.tokens import TokenMinter
 from chalicelib.encryption.copier import PROGRESS_EVERY, Copier
 from chalicelib.encryption.service import EncryptionService
 from chalicelib.encryption.local_kms import LocalKeyService
 from chalicelib.ports import EncryptionFunction
-from chalicelib.service import SnapshotService
 from chalicelib.usecases.write_sink import WriteSink
 
 ARN = "arn:aws:kms:us-east-1:000000000000:key/11111111-2222-3333-4444-555555555555"
@@ -39,14 +38,14 @@ def block(label: str) -> bytes:
     return random.Random(label).randbytes(BLOCK_SIZE)
 
 
-def put(service: SnapshotService, snapshot_id: str, index: int, data: bytes) -> None:
+def put(service: Calls, snapshot_id: str, index: int, data: bytes) -> None:
     service.put_snapshot_block({
         "SnapshotId": snapshot_id, "BlockIndex": index, "BlockData": data, "DataLength": len(data),
         "Checksum": sha256_b64(data), "ChecksumAlgorithm": "SHA256",
     })
 
 
-def seal(runtime: wiring.Runtime, service: SnapshotService, snapshot_id: str) -> None:
+def seal(runtime: wiring.Runtime, service: Calls, snapshot_id: str) -> None:
     service.complete_snapshot({"SnapshotId": snapshot_id, "ChangedBlocksCount": len(
         {e.index for s in block_streams(snapshot_id) for e in (r.event for r in runtime.events.query(s))}
     )})
@@ -54,9 +53,9 @@ def seal(runtime: wiring.Runtime, service: SnapshotService, snapshot_id: str) ->
     assert runtime.records.get_snapshot(snapshot_id).status == COMPLETED
 
 
-def build_chain(runtime: wiring.Runtime, service: SnapshotService | None = None, **start) -> list[str]:
+def build_chain(runtime: wiring.Runtime, service: Calls | None = None, **start) -> list[str]:
     """Three snapshots, each overwriting some of its parent's blocks; the last also writes a sub-block."""
-    service = service or runtime.service
+    service = service or Calls(runtime.usecases)
     root = service.start_snapshot({"VolumeSize": 1, **start})["SnapshotId"]
     for i in range(70):  # more than PROGRESS_EVERY, so progress is reported on the way
         put(service, root, i, block(f"root-{i}"))
@@ -70,7 +69,7 @@ def build_chain(runtime: wiring.Runtime, service: SnapshotService | None = None,
     )["SnapshotId"]
     put(service, grandchild, 4, block("grandchild-4"))
     part = block("grandchild-part")[:SUB_BLOCK]
-    service.put_sub_block({
+    service.put_snapshot_sub_block({
         "SnapshotId": grandchild, "BlockIndex": 5, "Offset": 2 * SUB_BLOCK, "BlockData": part,
         "DataLength": SUB_BLOCK, "Checksum": sha256_b64(part), "ChecksumAlgorithm": "SHA256",
     })
@@ -79,7 +78,7 @@ def build_chain(runtime: wiring.Runtime, service: SnapshotService | None = None,
 
 
 def request_copy(runtime: wiring.Runtime, source_id: str) -> EventRecord:
-    copy_id = runtime.service.copy_snapshot(source_id, {"Encrypted": True, "KmsKeyArn": ARN})["SnapshotId"]
+    copy_id = Calls(runtime.usecases).copy_snapshot({"SourceSnapshotId": source_id, "Encrypted": True, "KmsKeyArn": ARN})["SnapshotId"]
     [record] = runtime.events.query(copy_id, COPY_KEY)
     return record
 
@@ -197,10 +196,9 @@ def test_a_corrupt_source_fails_the_copy(runtime, function):
 
 
 def test_an_encrypted_source_is_decrypted_with_its_own_lineage(runtime, function):
-    service = SnapshotService(
-        runtime.events, runtime.records, runtime.manifests, BlockIO(runtime.blocks, function),
-        TokenMinter(b"k" * 32),
-    )
+    service = Calls(wiring.assemble(
+        runtime.events, runtime.records, runtime.blocks, b"k" * 32, None, encryption=function
+    ).usecases)
     *_, grandchild = build_chain(runtime, service, Encrypted=True, KmsKeyArn=ARN)
     record = request_copy(runtime, grandchild)
     copier(runtime, function).handle(record)

@@ -25,6 +25,7 @@ from chalicelib.domain import keys
 from chalicelib.domain.checksums import sha256_b64
 from chalicelib.domain.events import COMPLETION_KEY
 from chalicelib.encryption import lambda_entry, worker
+from chalicelib.http.bindings import Calls
 
 from .test_copier import block, put, request_copy, seal
 
@@ -83,10 +84,11 @@ def test_the_embedded_worker_never_opens_the_token_secret(tmp_path):
     with opens_of_the_secret_file() as seen:
         runtime = wiring.embedded(data_dir)  # the API's runtime: it does open it
     assert seen and (data_dir / SECRET_FILE).exists()
-    source_id = runtime.service.start_snapshot({"VolumeSize": 1})["SnapshotId"]
+    calls = Calls(runtime.usecases)
+    source_id = calls.start_snapshot({"VolumeSize": 1})["SnapshotId"]
     for index in range(3):
-        put(runtime.service, source_id, index, block(f"source-{index}"))
-    seal(runtime, runtime.service, source_id)
+        put(calls, source_id, index, block(f"source-{index}"))
+    seal(runtime, calls, source_id)
     copy = request_copy(runtime, source_id)
 
     with opens_of_the_secret_file() as seen:
@@ -120,11 +122,12 @@ def test_the_encryption_lambda_and_the_aws_worker_never_fetch_the_token_secret(m
     with calls_on_the_secret_object(monkeypatch) as seen:
         runtime = wiring.aws()  # the API's runtime: it does fetch it
     assert "GetObject" in seen
-    source_id = runtime.service.start_snapshot({"VolumeSize": 1})["SnapshotId"]
+    calls = Calls(runtime.usecases)
+    source_id = calls.start_snapshot({"VolumeSize": 1})["SnapshotId"]
     for index in range(3):
-        put(runtime.service, source_id, index, block(f"source-{index}"))
-    seal(runtime, runtime.service, source_id)
-    copy_id = runtime.service.copy_snapshot(source_id, {"Encrypted": True, "KmsKeyArn": key_arn})["SnapshotId"]
+        put(calls, source_id, index, block(f"source-{index}"))
+    seal(runtime, calls, source_id)
+    copy_id = calls.copy_snapshot({"SourceSnapshotId": source_id, "Encrypted": True, "KmsKeyArn": key_arn})["SnapshotId"]
     [copy] = [r for r in runtime.events.query(copy_id) if type(r.event).__name__ == "CopyRequested"]
 
     with calls_on_the_secret_object(monkeypatch) as seen:

@@ -15,13 +15,15 @@ ROOT = Path(__file__).resolve().parents[2]
 _PROBE = """
 import json, sys, tempfile
 import app
-import chalicelib.service, chalicelib.wiring, chalicelib.processes, chalicelib.usecases.write_sink
+import chalicelib.usecases, chalicelib.wiring, chalicelib.processes, chalicelib.usecases.write_sink
 import chalicelib.adapters.worker_encryption, chalicelib.adapters.lambda_encryption
 import chalicelib.cli.main, chalicelib.cli.serve, chalicelib.cli.http_worker, chalicelib.cli.rebuild
 # What the API process runs, not only what it imports first: a runtime, and a snapshot through it.
+from chalicelib.http.bindings import Calls
 runtime = chalicelib.wiring.embedded(tempfile.mkdtemp())
-snapshot_id = runtime.service.start_snapshot({"VolumeSize": 1})["SnapshotId"]
-runtime.service.complete_snapshot({"SnapshotId": snapshot_id, "ChangedBlocksCount": 0})
+calls = Calls(runtime.usecases)
+snapshot_id = calls.start_snapshot({"VolumeSize": 1})["SnapshotId"]
+calls.complete_snapshot({"SnapshotId": snapshot_id, "ChangedBlocksCount": 0})
 runtime.projector.catch_up()
 assert runtime.records.get_snapshot(snapshot_id).status == "completed"
 print(json.dumps(sorted(m for m in sys.modules

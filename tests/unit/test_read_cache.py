@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from chalicelib.http.bindings import Calls
 from chalicelib import wiring
 from chalicelib.domain.checksums import sha256_b64
 from chalicelib.domain.errors import SnapshotNotFound
@@ -13,7 +14,7 @@ BLOCK = b"\x07" * 524288
 
 def test_completed_records_are_cached_and_pending_ones_are_not(tmp_path, monkeypatch):
     runtime = wiring.embedded(tmp_path)
-    service = runtime.service
+    service = Calls(runtime.usecases)
     sid = service.start_snapshot({"VolumeSize": 1})["SnapshotId"]
     service.put_snapshot_block({"SnapshotId": sid, "BlockIndex": 0, "BlockData": BLOCK, "DataLength": len(BLOCK),
                                 "Checksum": sha256_b64(BLOCK), "ChecksumAlgorithm": "SHA256"})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from chalicelib.http.bindings import Calls
 from chalicelib import wiring
 
 
@@ -35,4 +36,4 @@ def test_a_malformed_account_id_stops_the_start(monkeypatch):
 def test_started_snapshots_report_the_account(monkeypatch, tmp_path):
     monkeypatch.setenv("BLOCKSNAP_OWNER_ID", "123456789012")
     runtime = wiring.embedded(tmp_path)
-    assert runtime.service.start_snapshot({"VolumeSize": 1})["OwnerId"] == "123456789012"
+    assert Calls(runtime.usecases).start_snapshot({"VolumeSize": 1})["OwnerId"] == "123456789012"

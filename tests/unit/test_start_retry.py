@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from chalicelib.http.bindings import Calls
 from chalicelib import wiring
 from chalicelib.domain.errors import DuplicateEvent
 
@@ -25,20 +26,20 @@ class _LostResponse:
 @pytest.fixture
 def service(tmp_path):
     runtime = wiring.embedded(tmp_path)
-    runtime.service.events = _LostResponse(runtime.events)
+    runtime.usecases.starts.tokens.events = _LostResponse(runtime.events)
     return runtime
 
 
 @pytest.mark.parametrize("token", [None, "retry-token"])
 def test_a_start_whose_retry_collides_with_itself_succeeds(service, token):
     request = {"VolumeSize": 1, **({"ClientToken": token} if token else {})}
-    started = service.service.start_snapshot(request)
+    started = Calls(service.usecases).start_snapshot(request)
     assert started["Status"] == "pending"
-    assert service.service.load(started["SnapshotId"]) is not None
+    assert service.events.snapshot(started["SnapshotId"]) is not None
 
 
 def test_a_collision_with_another_snapshot_is_not_taken_for_a_retry(service, monkeypatch):
-    first = service.service.start_snapshot({"VolumeSize": 1})["SnapshotId"]
-    monkeypatch.setattr("chalicelib.service.new_snapshot_id", lambda: first)
+    first = Calls(service.usecases).start_snapshot({"VolumeSize": 1})["SnapshotId"]
+    monkeypatch.setattr("chalicelib.usecases.starts.new_snapshot_id", lambda: first)
     with pytest.raises(DuplicateEvent):
-        service.service.start_snapshot({"VolumeSize": 2})
+        Calls(service.usecases).start_snapshot({"VolumeSize": 2})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from chalicelib.http.bindings import Calls
 from chalicelib import wiring
 from chalicelib.domain.checksums import sha256_b64
 from chalicelib.domain.snapshot import ERROR, PENDING
@@ -12,7 +13,7 @@ BLOCK = b"\x05" * 524288
 def test_writes_postpone_a_timeout(tmp_path):
     now = [1_800_000_000.0]
     runtime = wiring.embedded(tmp_path, clock=lambda: now[0], minute_seconds=1.0)
-    service = runtime.service
+    service = Calls(runtime.usecases)
 
     def status_after(seconds: float, snapshot_id: str) -> str:
         now[0] += seconds

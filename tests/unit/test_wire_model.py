@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from chalicelib.domain.errors import ConstraintViolation, SerializationError
+from chalicelib.http.errors import ConstraintViolation, SerializationError
 from chalicelib.http import model
 from chalicelib.http.errors import error_response
 

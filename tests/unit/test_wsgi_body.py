@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from chalicelib.domain.errors import RequestTooLarge
+from chalicelib.http.errors import RequestTooLarge
 from chalicelib.http.wsgi import MAX_BODY, request_body
 
 
