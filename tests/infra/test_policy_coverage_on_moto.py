@@ -308,10 +308,13 @@ def run(tmp_path_factory):
             [entry] = ebs.list_snapshot_blocks(SnapshotId=sealed_id)["Blocks"]
             got = ebs.get_snapshot_block(SnapshotId=sealed_id, BlockIndex=3, BlockToken=entry["BlockToken"])
             assert got["BlockData"].read() == block("e")
+            # A copy of it too: the copier reads an encrypted source's blocks/, a plain one's shared blobs/.
+            sealed_copy = http("POST", f"/blocksnap/v1/snapshots/{sealed_id}/copy",
+                               {"Encrypted": True, "KmsKeyArn": key_arn})["SnapshotId"]
 
-            # The projector sees the copy request and the stale start; the copier the copy request.
+            # The projector sees the copy requests and the stale start; the copier the copy requests.
             settle()
-            assert deliver("copier", app.copy_encrypted, keep=_is_copy_request) == 1
+            assert deliver("copier", app.copy_encrypted, keep=_is_copy_request) == 2
             settle()  # seals the copy from the copier's events
             as_role("api")
             assert http("GET", f"/blocksnap/v1/snapshots/{copy['SnapshotId']}")["Status"] == "completed"
@@ -319,6 +322,9 @@ def run(tmp_path_factory):
             got = ebs.get_snapshot_block(SnapshotId=copy["SnapshotId"], BlockIndex=entry["BlockIndex"],
                                          BlockToken=entry["BlockToken"])
             assert got["BlockData"].read() == block("a")
+            [entry] = ebs.list_snapshot_blocks(SnapshotId=sealed_copy)["Blocks"]
+            got = ebs.get_snapshot_block(SnapshotId=sealed_copy, BlockIndex=3, BlockToken=entry["BlockToken"])
+            assert got["BlockData"].read() == block("e")
 
             # The timekeeper, with one Timeout minute a millisecond long.
             as_role("timekeeper", minute_seconds=0.001)
