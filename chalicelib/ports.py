@@ -1,13 +1,14 @@
 """The ports: what the core needs from storage, as abstract classes.
 
-The storage ports (events, read models, blocks) each have one embedded
-adapter (SQLite, files) and one cloud adapter (DynamoDB via pynamodb, S3), and
-one contract-test suite in ``tests/contract`` runs against both, so a
-behaviour difference between the two deployments fails CI instead of reaching
-a user. :class:`EventFeed` (reading the log in order) is the embedded
-projector's alone: in the cloud the DynamoDB stream delivers the events.
-The key service and the encryption function have a local and an AWS form
-each, tested by their own suites (``tests/unit/test_*encryption*``,
+The storage ports (events, read models, blocks) each have three adapters: an
+in-memory one (``memory_*``: the reference semantics, which unit tests run
+on), an embedded one (SQLite, files) and a cloud one (DynamoDB via pynamodb,
+S3). One contract-test suite per port in ``tests/contract`` runs against all
+three, so a behaviour difference between them fails CI instead of reaching a
+user. :class:`EventFeed` (reading the log in order) is for the stores with a
+global order, memory and SQLite: in the cloud the DynamoDB stream delivers the
+events. The key service and the encryption function have a local and an AWS
+form each, tested by their own suites (``tests/unit/test_*encryption*``,
 ``test_kms_error_mapping``).
 """
 
@@ -62,6 +63,19 @@ class EventStore(ABC):
     def snapshot(self, snapshot_id: str) -> Snapshot | None:
         """The snapshot aggregate, folded from its lifecycle stream (None if never started)."""
         return Snapshot.fold(r.event for r in self.query(lifecycle_stream(snapshot_id)))
+
+
+def distinct_ids(records: Sequence[EventRecord]) -> list[tuple[str, str]]:
+    """The records' (stream, key) pairs; :class:`DuplicateEvent` if one append names a pair twice.
+
+    SQLite's UNIQUE constraint refuses such an append by itself; a store that
+    checks each pair against what it holds (DynamoDB, memory) must also check
+    them against each other.
+    """
+    ids = [(r.stream, r.key) for r in records]
+    if len(set(ids)) != len(ids):
+        raise DuplicateEvent(f"one append names the same (stream, key) twice: {ids}")
+    return ids
 
 
 class EventFeed(ABC):

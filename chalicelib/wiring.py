@@ -194,6 +194,27 @@ def embedded(
     )
 
 
+def memory(
+    clock: Callable[[], float] = time.time,
+    minute_seconds: float = 60.0,
+    encryption: EncryptionFunction | None = None,
+) -> Runtime:
+    """The embedded runtime over in-memory adapters, for unit tests: no files, no processes.
+
+    There is no encryption function unless one is given, so an encrypted
+    start is refused as on a deployment without one.
+    """
+    from .adapters.memory_blocks import MemoryBlockStore
+    from .adapters.memory_events import MemoryEventStore
+    from .adapters.memory_read_models import MemoryReadModelStore
+
+    events, records = MemoryEventStore(), MemoryReadModelStore()
+    return assemble(
+        events, records, MemoryBlockStore(), secrets.token_bytes(32), LogSource(events, records),
+        clock, minute_seconds, encryption,
+    )
+
+
 def aws_names() -> AwsNames:
     defaults = AwsNames()
     return AwsNames(

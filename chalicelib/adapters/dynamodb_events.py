@@ -51,7 +51,7 @@ from pynamodb.transactions import TransactWrite
 
 from ..domain.errors import DuplicateEvent
 from ..domain.events import Event, EventRecord
-from ..ports import EventStore
+from ..ports import EventStore, distinct_ids
 from .aws_errors import CONDITION_FAILED, error_code, translates_throttling
 
 MAX_TRANSACTION_ITEMS = 100  # TransactWriteItems limit
@@ -97,11 +97,9 @@ class DynamoDBEventStore(EventStore):
             return
         if len(records) > MAX_TRANSACTION_ITEMS:
             raise ValueError(f"at most {MAX_TRANSACTION_ITEMS} records per append, got {len(records)}")
-        ids = [(r.stream, r.key) for r in records]
-        if len(set(ids)) != len(ids):
-            # DynamoDB rejects two operations on one item with a ValidationException;
-            # for the caller this is the same collision SQLite reports.
-            raise DuplicateEvent(f"one append names the same (stream, key) twice: {ids}")
+        # DynamoDB would reject two operations on one item with a ValidationException;
+        # for the caller this is the same collision SQLite reports.
+        ids = distinct_ids(records)
         items = [self._item(r) for r in records]
         write = self._put if len(items) == 1 else self._transact
         for wait in (*CONFLICT_WAITS, None):

@@ -83,7 +83,13 @@ def _leave_on_sigterm(signum: int, frame) -> None:
 
 # How often the collector looks for work: space returns within a minute of a delete on the
 # embedded store; listing a bucket costs requests, so the AWS backend looks less often.
+# BLOCKSNAP_GC_SECONDS overrides both (tests run it often).
 GC_SECONDS = {"embedded": 20.0, "aws": 600.0}
+
+
+def gc_seconds(backend: str) -> float:
+    value = os.environ.get("BLOCKSNAP_GC_SECONDS")
+    return float(value) if value else GC_SECONDS[backend]
 
 
 def _serve_api(
@@ -95,7 +101,7 @@ def _serve_api(
     runtime.projector.start(poll_seconds=0.25 if backend == "aws" else 0.05)
     collector = Periodic(
         "blocksnap-gc", lambda: runtime.usecases.garbage.collect_if_needed(runtime.projector.projected),
-        GC_SECONDS[backend],
+        gc_seconds(backend),
     )
     collector.start()
     try:

@@ -1,4 +1,4 @@
-"""One contract for every BlockStore: files embedded, S3 on a moto server."""
+"""One contract for every BlockStore: in memory, files embedded, S3 on a moto server."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import base64
 import hashlib
 import os
 import random
+import time
 from abc import ABC, abstractmethod
 
 import pytest
@@ -13,6 +14,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.s3.models import s3_backends
 
 from chalicelib.adapters.file_blocks import FileBlockStore
+from chalicelib.adapters.memory_blocks import MemoryBlockStore
 from chalicelib.adapters.s3_blocks import S3BlockStore
 from chalicelib.domain import keys
 from chalicelib.domain.errors import CorruptData, ObjectNotFound
@@ -109,6 +111,44 @@ class BlockStoreContract(ABC):
             with pytest.raises(ValueError):
                 store.get(key)
         assert list(store.list("")) == []
+
+
+    def test_put_shared_stores_once_and_reports_whether_it_stored(self, store):
+        data = os.urandom(1024)
+        key = keys.blob_key(digest(data))
+        assert store.put_shared(key, data, fresh_for=300) is True
+        assert store.put_shared(key, data, fresh_for=300) is False
+        assert store.get(key) == data
+        assert list(store.list("blobs/")) == [key]
+
+    def test_put_shared_makes_an_old_object_young_again(self, store):
+        data = os.urandom(1024)
+        key = keys.blob_key(digest(data))
+        store.put_shared(key, data, fresh_for=300)
+        first = store.modified(key)
+        assert first is not None
+        time.sleep(1.1)  # S3's LastModified has one-second resolution
+        store.put_shared(key, data, fresh_for=300)
+        assert store.modified(key) == first  # young enough: no refresh
+        store.put_shared(key, data, fresh_for=0)
+        assert store.modified(key) > first
+        assert store.get(key) == data
+
+    def test_modified_delete_and_sizes(self, store):
+        key, other = block_key(SNAP, 1), block_key(SNAP, 2)
+        store.put(key, b"abc")
+        store.put(other, b"defgh")
+        assert store.modified(block_key(SNAP, 3)) is None
+        assert list(store.list_sizes(keys.snapshot_blocks_prefix(SNAP))) == sorted([(key, 3), (other, 5)])
+        store.delete(key)
+        store.delete(key)  # absent: no error
+        assert store.modified(key) is None
+        assert list(store.list(keys.snapshot_blocks_prefix(SNAP))) == [other]
+
+
+class TestMemoryBlockStore(BlockStoreContract):
+    def make_store(self, tmp_path, request):
+        return MemoryBlockStore()
 
 
 class TestFileBlockStore(BlockStoreContract):

@@ -1,13 +1,17 @@
-"""One contract for every EventStore: SQLite embedded, DynamoDB on a moto server.
+"""One contract for every EventStore: in memory, SQLite embedded, DynamoDB on a moto server.
 
-The base class has no ``Test`` prefix, so pytest collects it only through the
-subclasses, each of which supplies a store through ``make_store``.
+The base classes have no ``Test`` prefix, so pytest collects them only through
+the subclasses, each of which supplies a store through ``make_store``. The
+stores with a global order (memory, SQLite) are also held to the
+:class:`EventFeed` contract the embedded projector follows.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 from abc import ABC, abstractmethod
+from contextlib import contextmanager
 
 import botocore.session
 import pynamodb.connection.base
@@ -15,6 +19,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 from chalicelib.adapters.dynamodb_events import CONFLICT_WAITS, DynamoDBEventStore
+from chalicelib.adapters.memory_events import MemoryEventStore
 from chalicelib.adapters.sqlite_events import SQLiteEventStore
 from chalicelib.domain.errors import DuplicateEvent
 from chalicelib.domain.events import (
@@ -168,33 +173,36 @@ class EventStoreContract(ABC):
 
         assert store.query(lifecycle_stream(SNAP)) == []
 
+    RACE_ROUNDS = 1  # races of 8 writers, each on its own key
+
     def test_concurrent_appends_of_one_key_have_exactly_one_winner(self, store):
         writers = 8
-        barrier = threading.Barrier(writers)
-        outcomes: list[object] = [None] * writers
+        for index in range(42, 42 + self.RACE_ROUNDS):
+            barrier = threading.Barrier(writers)
+            outcomes: list[object] = [None] * writers
 
-        def append(i: int) -> None:
-            record = written(42, 1, digest=f"digest-{i}")
-            barrier.wait()
-            try:
-                store.append([record])
-                outcomes[i] = record
-            except DuplicateEvent as exc:
-                outcomes[i] = exc
+            def append(i: int, index: int = index) -> None:
+                record = written(index, 1, digest=f"digest-{i}")
+                barrier.wait()
+                try:
+                    store.append([record])
+                    outcomes[i] = record
+                except DuplicateEvent as exc:
+                    outcomes[i] = exc
 
-        # Connect before the race, so that the writers meet at the store
-        # instead of arriving one by one as each finishes connecting.
-        store.query(block_stream(SNAP, 42))
-        threads = [threading.Thread(target=append, args=(i,)) for i in range(writers)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+            # Connect before the race, so that the writers meet at the store
+            # instead of arriving one by one as each finishes connecting.
+            store.query(block_stream(SNAP, index))
+            threads = [threading.Thread(target=append, args=(i,)) for i in range(writers)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
 
-        winners = [o for o in outcomes if isinstance(o, EventRecord)]
-        assert len(winners) == 1, outcomes
-        assert sum(isinstance(o, DuplicateEvent) for o in outcomes) == writers - 1
-        assert store.query(block_stream(SNAP, 42)) == winners
+            winners = [o for o in outcomes if isinstance(o, EventRecord)]
+            assert len(winners) == 1, outcomes
+            assert sum(isinstance(o, DuplicateEvent) for o in outcomes) == writers - 1
+            assert store.query(block_stream(SNAP, index), block_key_prefix(index)) == winners
 
     def test_a_duplicate_among_concurrent_appends_fails_alone(self, store):
         """Appends that share a commit (SQLite's group commit) succeed or fail each on its own."""
@@ -248,7 +256,71 @@ class EventStoreContract(ABC):
         assert store.query("big-stream", limit=25) == records[:25]
 
 
-class TestSQLiteEventStore(EventStoreContract):
+class EventFeedContract(EventStoreContract):
+    """Reading the whole log in append order, from a position, as the embedded projector does."""
+
+    def test_the_feed_gives_every_record_once_in_append_order(self, store):
+        first = [lifecycle(STARTED_KEY, started()), written(17, 1)]
+        second = [written(1, 1)]
+        third = [lifecycle(COMPLETION_KEY, CompletionRequested(SNAP, 2, None, 1_700_000_100.0))]
+        for batch in (first, second, third):
+            store.append(batch)
+
+        log = store.read_after(0, 100)
+        assert log == first + second + third
+        positions = [r.position for r in log]
+        assert positions == sorted(positions) and len(set(positions)) == len(positions)
+        assert store.read_after(positions[0], 2) == log[1:3]
+        assert store.read_after(positions[-1], 100) == []
+
+    def test_query_and_feed_report_the_same_positions(self, store):
+        store.append([written(5, 1), written(21, 1)])
+
+        assert [r.position for r in store.query(block_stream(SNAP, 5))] == [
+            r.position for r in store.read_after(0, 100)
+        ]
+
+    def test_a_refused_append_leaves_no_trace_in_the_feed(self, store):
+        store.append([written(7, 1)])
+        before = store.read_after(0, 100)
+
+        with pytest.raises(DuplicateEvent):
+            store.append([written(8, 1), written(7, 1, digest="BBBB")])
+        store.append([written(9, 1)])
+
+        after = store.read_after(0, 100)
+        assert after[:-1] == before and after[-1] == written(9, 1)
+        assert after[-1].position > before[-1].position
+
+
+@contextmanager
+def frequent_thread_switches():
+    """Switch threads every microsecond, so that a store checking and inserting in two steps shows its race."""
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(previous)
+
+
+class TestMemoryEventStore(EventFeedContract):
+    def make_store(self, tmp_path, request):
+        return MemoryEventStore()
+
+    RACE_ROUNDS = 20
+
+    def test_concurrent_appends_of_one_key_have_exactly_one_winner(self, store):
+        """Python threads rarely switch between a check and an insert; here they may switch at any bytecode.
+
+        Only here: moto's in-process DynamoDB server lets two conditional
+        PutItems of one key both succeed under such switching.
+        """
+        with frequent_thread_switches():
+            super().test_concurrent_appends_of_one_key_have_exactly_one_winner(store)
+
+
+class TestSQLiteEventStore(EventFeedContract):
     def make_store(self, tmp_path, request):
         return SQLiteEventStore(tmp_path / "events.db")
 

@@ -1,7 +1,7 @@
 """A projector killed in the middle of a batch replays it: nothing duplicated, nothing lost.
 
-Runs on both backends: the SQLite log with its checkpoint, and the DynamoDB
-stream of the event table on a moto server.
+Runs on every backend: the memory and SQLite logs with their checkpoints, and
+the DynamoDB stream of the event table on a moto server.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import pytest
 from chalicelib.http.bindings import Calls
 from chalicelib import wiring
 from chalicelib.adapters.file_blocks import FileBlockStore
+from chalicelib.adapters.memory_blocks import MemoryBlockStore
+from chalicelib.adapters.memory_read_models import MemoryReadModelStore
 from chalicelib.adapters.sqlite_read_models import SQLiteReadModelStore
 from chalicelib.domain.events import OUTCOME_KEY, SnapshotSealed
 from chalicelib.projections.runner import LogSource, Projector
@@ -81,13 +83,25 @@ def check(runtime, fresh_records, sids):
     assert [e.index for e in entries] == list(range(6))
 
 
-def test_embedded_projector_replays_a_killed_batch(tmp_path):
-    runtime = wiring.embedded(tmp_path / "data")
+LOG_BACKENDS = {
+    # runtime, then a fresh (read models, block store) pair to replay the same log into
+    "memory": (lambda tmp: wiring.memory(), lambda tmp: (MemoryReadModelStore(), MemoryBlockStore())),
+    "embedded": (
+        lambda tmp: wiring.embedded(tmp / "data"),
+        lambda tmp: (SQLiteReadModelStore(tmp / "fresh-readmodels.sqlite3"), FileBlockStore(tmp / "fresh-store")),
+    ),
+}
+
+
+@pytest.mark.parametrize("backend", LOG_BACKENDS)
+def test_log_projector_replays_a_killed_batch(tmp_path, backend):
+    build, fresh_stores = LOG_BACKENDS[backend]
+    runtime = build(tmp_path)
     sids = scenario(runtime)
     crash_midway(runtime.projector)
     drain(runtime.projector)  # the sealer's own events are projected by later batches
-    fresh_records = SQLiteReadModelStore(tmp_path / "fresh-readmodels.sqlite3")
-    fresh = wiring.assemble(runtime.events, fresh_records, FileBlockStore(tmp_path / "fresh-store"), b"s" * 32,
+    fresh_records, fresh_blocks = fresh_stores(tmp_path)
+    fresh = wiring.assemble(runtime.events, fresh_records, fresh_blocks, b"s" * 32,
                             LogSource(runtime.events, fresh_records))
     drain(fresh.projector)
     check(runtime, fresh.records, sids)

@@ -1,4 +1,4 @@
-"""One contract for every ReadModelStore: SQLite embedded, DynamoDB on a moto server."""
+"""One contract for every ReadModelStore: in memory, SQLite embedded, DynamoDB on a moto server."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 
 from chalicelib.adapters.dynamodb_read_models import DynamoDBReadModelStore
+from chalicelib.adapters.memory_read_models import MemoryReadModelStore
 from chalicelib.adapters.sqlite_read_models import SQLiteReadModelStore
 from chalicelib.domain.events import SnapshotStarted
 from chalicelib.domain.snapshot import COMPLETED, ERROR, PENDING, SnapshotRecord
@@ -123,6 +124,11 @@ class ReadModelStoreContract(ABC):
         assert store.pending_snapshots() == []
         assert store.get_snapshot(record(0).snapshot_id) is None
         assert store.get_checkpoint("snapshots") is None
+
+
+class TestMemoryReadModelStore(ReadModelStoreContract):
+    def make_store(self, tmp_path, request):
+        return MemoryReadModelStore()
 
 
 class TestSQLiteReadModelStore(ReadModelStoreContract):

@@ -6,6 +6,7 @@ import pytest
 
 from chalicelib.http.bindings import Calls
 from chalicelib import wiring
+from chalicelib.domain import keys
 from chalicelib.domain.checksums import sha256_b64
 from chalicelib.domain.errors import CorruptData
 
@@ -20,13 +21,14 @@ def write(service, sid, index, data):
     })
 
 
-def test_a_sub_block_write_refuses_a_corrupted_base(tmp_path):
-    runtime = wiring.embedded(tmp_path)
+def test_a_sub_block_write_refuses_a_corrupted_base():
+    runtime = wiring.memory()
     service = Calls(runtime.usecases)
     sid = service.start_snapshot({"VolumeSize": 1, "SubBlockSize": SUB_BLOCK})["SnapshotId"]
     write(service, sid, 1, b"\x01" * BLOCK)
-    [stored] = (tmp_path / "store" / "blocks" / sid).iterdir()
-    stored.write_bytes(b"\x02" * BLOCK)  # the disk, not a client, changed it
+    stored = keys.blob_key(sha256_b64(b"\x01" * BLOCK))
+    assert list(runtime.blocks.list("blobs/")) == [stored]
+    runtime.blocks.put(stored, b"\x02" * BLOCK)  # the store, not a client, changed it
     part = b"\x03" * SUB_BLOCK
     with pytest.raises(CorruptData):
         service.put_snapshot_sub_block({

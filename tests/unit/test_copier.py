@@ -1,4 +1,4 @@
-"""Encrypted copies on a real embedded runtime: identical content, no plaintext, resumable."""
+"""Encrypted copies on the memory runtime: identical content, no plaintext, resumable."""
 
 from __future__ import annotations
 
@@ -105,13 +105,13 @@ class CountingEncryption(EncryptionFunction):
 
 
 @pytest.fixture
-def runtime(tmp_path: Path) -> wiring.Runtime:
-    return wiring.embedded(tmp_path / "data")
+def runtime() -> wiring.Runtime:
+    return wiring.memory()
 
 
 @pytest.fixture
-def function(runtime, tmp_path) -> EncryptionService:
-    return EncryptionService(LocalKeyService(tmp_path / "data" / "kms"), runtime.blocks)
+def function(runtime, tmp_path: Path) -> EncryptionService:
+    return EncryptionService(LocalKeyService(tmp_path / "kms"), runtime.blocks)
 
 
 def copier(runtime: wiring.Runtime, encryption: EncryptionFunction) -> Copier:

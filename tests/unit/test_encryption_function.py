@@ -1,4 +1,4 @@
-"""EncryptionService over the embedded key service and a file block store."""
+"""EncryptionService over the embedded key service and the memory block store."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import os
 import pytest
 
 from chalicelib.adapters.encryption_wire import raise_error
-from chalicelib.adapters.file_blocks import FileBlockStore
+from chalicelib.adapters.memory_blocks import MemoryBlockStore
 from chalicelib.domain import keys
 from chalicelib.domain.checksums import sha256_b64
 from chalicelib.domain.errors import CorruptData, DependencyAccessDenied, ValidationError
@@ -53,8 +53,8 @@ def kms(tmp_path) -> CountingKeys:
 
 
 @pytest.fixture
-def store(tmp_path) -> FileBlockStore:
-    return FileBlockStore(tmp_path / "store", durable=False)
+def store() -> MemoryBlockStore:
+    return MemoryBlockStore()
 
 
 @pytest.fixture
@@ -263,11 +263,11 @@ def test_handle_names_a_shredded_key(service, store, clock):
 
 
 def test_handle_hides_unexpected_failures(kms, clock):
-    class BrokenStore(FileBlockStore):
+    class BrokenStore(MemoryBlockStore):
         def get(self, key):
             raise OSError("disk on fire at /secret/path")
 
-    service = EncryptionService(kms, BrokenStore(kms.directory.parent / "broken"), clock)
+    service = EncryptionService(kms, BrokenStore(), clock)
     error = answer_invocation(service, {"op": "create_lineage_key", "lineage_id": LINEAGE, "kms_key_arn": ARN})["error"]
     assert error["type"] == "InternalError"
     assert "/secret/path" not in error["message"]

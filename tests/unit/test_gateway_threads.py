@@ -23,8 +23,8 @@ def call(wsgi, path: str) -> tuple[str, bytes]:
     return status[0], body
 
 
-def test_each_thread_gets_its_own_request(tmp_path):
-    wiring.install(wiring.embedded(tmp_path / "data"))
+def test_each_thread_gets_its_own_request():
+    wiring.install(wiring.memory())
     from app import app
 
     wsgi = ChaliceWSGI(app)
@@ -55,9 +55,8 @@ def test_each_thread_gets_its_own_request(tmp_path):
     assert mixed == []
 
 
-def test_block_bodies_leave_the_wsgi_front_as_raw_bytes(tmp_path):
-    runtime = wiring.embedded(tmp_path / "data")
-    wiring.install(runtime)
+def test_block_bodies_leave_the_wsgi_front_as_raw_bytes():
+    wiring.install(wiring.memory())
     from app import app
 
     status, body = call(ChaliceWSGI(app), "/snapshots/snap-0123456789abcdef0/blocks/0")

@@ -10,8 +10,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from chalicelib.adapters.encryption_wire import error_body
-from chalicelib.adapters.file_blocks import FileBlockStore
 from chalicelib.adapters.lambda_encryption import LambdaEncryptionFunction
+from chalicelib.adapters.memory_blocks import MemoryBlockStore
 from chalicelib.domain import keys
 from chalicelib.domain.checksums import sha256_b64
 from chalicelib.domain.errors import CorruptData, DependencyAccessDenied, DependencyThrottled, ValidationError
@@ -47,9 +47,7 @@ NAME = "blocksnap-encryption"
 
 @pytest.fixture
 def fake(tmp_path) -> FakeLambda:
-    function = EncryptionService(
-        LocalKeyService(tmp_path / "kms"), FileBlockStore(tmp_path / "store", durable=False)
-    )
+    function = EncryptionService(LocalKeyService(tmp_path / "kms"), MemoryBlockStore())
     return FakeLambda(lambda event, context: answer_invocation(function, event))
 
 

@@ -8,8 +8,10 @@ import hashlib
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from chalicelib.adapters.memory_blocks import MemoryBlockStore
+from chalicelib.core.manifest_store import ManifestStore
 from chalicelib.domain import keys, manifest
-from chalicelib.domain.manifest import INDEX_LIMIT, MAX_RANK, Entry, Manifest, build, decode_page, diff
+from chalicelib.domain.manifest import INDEX_LIMIT, MAX_RANK, Entry, Manifest, decode_page, diff
 
 
 def snap_id(n: int) -> str:
@@ -22,23 +24,21 @@ def entry(index: int, writer: str, salt: int = 0) -> Entry:
 
 
 class Store:
-    """An in-memory page store that counts reads."""
+    """The manifest store on the memory block store, with no cache, so that every page read counts."""
 
     def __init__(self):
-        self.pages: dict[str, bytes] = {}
-        self.reads = 0
+        self.blocks = MemoryBlockStore()
+        self.manifests = ManifestStore(self.blocks, cache_pages=0)
 
-    def load(self, key: str) -> dict:
-        self.reads += 1
-        return decode_page(self.pages[key])
+    def pages(self) -> dict[str, bytes]:
+        return {k: self.blocks.get(k) for k in self.blocks.list("")}
 
     def seal(self, sid: str, parent: str | None, changes: dict[int, Entry]) -> tuple[Manifest, int]:
-        parent_manifest = Manifest(keys.manifest_root_key(parent), self.load) if parent else None
-        pages = build(sid, parent_manifest, changes, self.load)
-        for k, v in pages:
-            assert k not in self.pages, "pages are immutable"
-            self.pages[k] = v
-        return Manifest(keys.manifest_root_key(sid), self.load), sum(len(v) for _, v in pages)
+        assert not list(self.blocks.list(keys.manifest_prefix(sid))), "pages are immutable: one seal per snapshot"
+        before = self.pages()
+        written = self.manifests.seal(sid, parent, changes)
+        assert self.pages().items() >= before.items(), "pages are immutable"
+        return self.manifests.open(sid), written
 
 
 indexes = st.one_of(st.integers(0, 3000), st.integers(0, INDEX_LIMIT - 1))
@@ -95,7 +95,7 @@ def shape(manifest: Manifest, store: Store) -> list[list[tuple[int, int, int]]]:
                 level.append((page["e"][0][0], page["e"][-1][0], len(page["e"])) if page["e"] else (0, 0, 0))
             else:
                 level.append((page["c"][0][0], page["c"][-1][1], len(page["c"])))
-                children.extend(decode_page(store.pages[k]) for _, _, k in page["c"])
+                children.extend(decode_page(store.blocks.get(k)) for _, _, k in page["c"])
         levels.append(level)
         pages = children
     return levels
@@ -127,7 +127,7 @@ def deep_chain(store: Store, links: int) -> Manifest:
         sid = snap_id(n)
         store.seal(sid, parent, {n * 1000 % 5000: entry(n * 1000 % 5000, sid), 7: entry(7, sid)})
         parent = sid
-    return Manifest(keys.manifest_root_key(parent), store.load)
+    return store.manifests.open(parent)
 
 
 def test_lookup_reads_one_page_per_level_at_any_depth():
@@ -136,9 +136,9 @@ def test_lookup_reads_one_page_per_level_at_any_depth():
     height = deep.height()
     assert 2 <= height <= MAX_RANK + 1
     for index in (0, 7, 4000, 29 * 50_000, 2_999_999, INDEX_LIMIT - 1):
-        store.reads = 0
+        store.manifests.page_reads = 0
         deep.lookup(index)
-        assert store.reads == height
+        assert store.manifests.page_reads == height
 
 
 def test_seal_cost_is_flat_in_chain_depth():
@@ -160,9 +160,9 @@ def seal_pages(spread: int) -> tuple[int, int]:
     store = Store()
     positions = [r * spread for r in range(2048)]
     store.seal(snap_id(0), None, {i: entry(i, snap_id(0)) for i in positions})
-    before = set(store.pages)
+    before = set(store.pages())
     _, written = store.seal(snap_id(1), snap_id(0), {i: entry(i, snap_id(1)) for i in positions[::2][:1000]})
-    return len(set(store.pages) - before), written
+    return len(set(store.pages()) - before), written
 
 
 def test_sparse_volumes_write_as_few_pages_as_dense_ones():
@@ -178,10 +178,10 @@ def test_diff_skips_shared_pages_without_reading_them():
     base = {i: entry(i, snap_id(0)) for i in range(0, 1_000_000, 13)}
     first, _ = store.seal(snap_id(0), None, base)
     second, _ = store.seal(snap_id(1), snap_id(0), {500_000: entry(500_000, snap_id(1))})
-    store.reads = 0
+    store.manifests.page_reads = 0
     changes = list(diff(first, second))
     assert [i for i, _, _ in changes] == [500_000]
-    assert store.reads <= 2 * second.height()
+    assert store.manifests.page_reads <= 2 * second.height()
 
 
 def test_cold_lookup_in_a_large_manifest_reads_few_small_pages():
@@ -189,8 +189,9 @@ def test_cold_lookup_in_a_large_manifest_reads_few_small_pages():
     store = Store()
     sid = snap_id(1)
     store.seal(sid, None, {i: entry(i, sid) for i in range(0, 2 * 300_000, 2)})
-    total = sum(len(v) for v in store.pages.values())
+    pages = store.pages()
+    total = sum(len(v) for v in pages.values())
     read: list[int] = []
-    cold = Manifest(keys.manifest_root_key(sid), lambda k: (read.append(len(store.pages[k])), decode_page(store.pages[k]))[1])
+    cold = Manifest(keys.manifest_root_key(sid), lambda k: (read.append(len(pages[k])), decode_page(pages[k]))[1])
     assert cold.lookup(424_242) == entry(424_242, sid)
     assert len(read) <= MAX_RANK + 1 and sum(read) < total / 50

@@ -12,8 +12,8 @@ from chalicelib.domain.errors import SnapshotNotFound
 BLOCK = b"\x07" * 524288
 
 
-def test_completed_records_are_cached_and_pending_ones_are_not(tmp_path, monkeypatch):
-    runtime = wiring.embedded(tmp_path)
+def test_completed_records_are_cached_and_pending_ones_are_not(monkeypatch):
+    runtime = wiring.memory()
     service = Calls(runtime.usecases)
     sid = service.start_snapshot({"VolumeSize": 1})["SnapshotId"]
     service.put_snapshot_block({"SnapshotId": sid, "BlockIndex": 0, "BlockData": BLOCK, "DataLength": len(BLOCK),

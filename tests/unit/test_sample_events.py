@@ -9,10 +9,10 @@ from chalicelib.adapters.dynamodb_stream import record_from_image
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
 
-def test_stream_batch_sample_projects_a_snapshot_record(tmp_path):
+def test_stream_batch_sample_projects_a_snapshot_record():
     batch = json.loads((EVENTS / "projector-stream-batch.json").read_text())
     records = [record_from_image(r["dynamodb"]["NewImage"]) for r in batch["Records"]]
-    runtime = wiring.embedded(tmp_path / "data")
+    runtime = wiring.memory()
     runtime.projector.apply(records)
     record = runtime.records.get_snapshot("snap-0123456789abcdef0")
     assert record is not None and record.status == "pending" and record.description == "sample"

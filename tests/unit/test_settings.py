@@ -33,7 +33,7 @@ def test_a_malformed_account_id_stops_the_start(monkeypatch):
         wiring.settings_from_env()
 
 
-def test_started_snapshots_report_the_account(monkeypatch, tmp_path):
+def test_started_snapshots_report_the_account(monkeypatch):
     monkeypatch.setenv("BLOCKSNAP_OWNER_ID", "123456789012")
-    runtime = wiring.embedded(tmp_path)
+    runtime = wiring.memory()
     assert Calls(runtime.usecases).start_snapshot({"VolumeSize": 1})["OwnerId"] == "123456789012"

@@ -24,8 +24,8 @@ class _LostResponse:
 
 
 @pytest.fixture
-def service(tmp_path):
-    runtime = wiring.embedded(tmp_path)
+def service():
+    runtime = wiring.memory()
     runtime.usecases.starts.tokens.events = _LostResponse(runtime.events)
     return runtime
 

@@ -10,9 +10,9 @@ from chalicelib.domain.snapshot import ERROR, PENDING
 BLOCK = b"\x05" * 524288
 
 
-def test_writes_postpone_a_timeout(tmp_path):
+def test_writes_postpone_a_timeout():
     now = [1_800_000_000.0]
-    runtime = wiring.embedded(tmp_path, clock=lambda: now[0], minute_seconds=1.0)
+    runtime = wiring.memory(clock=lambda: now[0], minute_seconds=1.0)
     service = Calls(runtime.usecases)
 
     def status_after(seconds: float, snapshot_id: str) -> str:

@@ -1,5 +1,10 @@
 """Folding block writes, including sub-block overlays, into manifest entries."""
 
+from hypothesis import given, settings, strategies as st
+
+from chalicelib.adapters.memory_blocks import MemoryBlockStore
+from chalicelib.core.blockio import BlockIO
+from chalicelib.domain.checksums import sha256_b64
 from chalicelib.domain.events import BlockWritten, SubBlockWritten
 from chalicelib.domain.manifest import Entry, Part
 from chalicelib.domain.writes import fold_writes
@@ -34,24 +39,8 @@ def test_covering_sub_block_drops_the_parts_it_hides_and_never_written_blocks_ha
     assert entries[2] == Entry(2, S, "m", None, (Part(0, 16384, "s-2-1"),))
 
 
-from hypothesis import given, settings, strategies as st  # noqa: E402
-
-from chalicelib.core.blockio import BlockIO  # noqa: E402
-from chalicelib.domain.checksums import sha256_b64  # noqa: E402
-
 BLOCK = 524288
 UNIT = 65536
-
-
-class MemoryStore:
-    def __init__(self):
-        self.objects: dict[str, bytes] = {}
-
-    def put(self, key, data):
-        self.objects[key] = data
-
-    def get(self, key):
-        return self.objects[key]
 
 
 writes = st.lists(
@@ -67,7 +56,7 @@ writes = st.lists(
 @given(st.one_of(st.none(), st.integers(0, 255)), writes)
 def test_folded_entry_reads_back_as_the_naive_byte_model(inherited_fill, ops):
     """Any mix of full and sub-block writes over an inherited or absent block reads back like a bytearray."""
-    store = MemoryStore()
+    store = MemoryBlockStore()
     io = BlockIO(store)
     model = bytearray(BLOCK)
     inherited = None
