@@ -153,7 +153,7 @@ class Projector(Follower):
         self._poll_seconds, self._sweep_seconds = poll_seconds, sweep_seconds
         super().start(poll_seconds)
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 30.0) -> None:
         """Stop following, after projecting what was appended before the stop."""
-        super().stop()
+        super().stop(timeout)
         self.catch_up()
