@@ -1,8 +1,10 @@
 """The blocksnap Chalice app: routes and event sources, wiring only.
 
-Everything here delegates to ``chalicelib``: every route, EBS direct API or
-``/blocksnap/v1`` extension, to ``chalicelib.http.operations`` under its
-operation name in the wire model; the event table's stream to
+Everything here delegates to ``chalicelib``: every rest-json route, EBS
+direct API or ``/blocksnap/v1`` extension, to ``chalicelib.http.operations``
+under its operation name in the wire model; the EC2 snapshot actions
+(``POST /``, dispatched by ``Action``) to ``chalicelib.http.ec2_operations``;
+the event table's stream to
 the projector; a schedule to the timekeeper; and the encryption function,
 which runs under its own IAM role and is the only code that imports
 ``chalicelib.encryption``.
@@ -13,7 +15,7 @@ import os
 from chalice import Rate
 
 from chalicelib import wiring
-from chalicelib.http import operations
+from chalicelib.http import ec2_operations, operations
 from chalicelib.http.gateway import EbsChalice
 
 app = EbsChalice(app_name="blocksnap")
@@ -25,6 +27,11 @@ ANY = ["*/*"]
 
 def _usecases():
     return wiring.current().usecases
+
+
+@app.route("/", methods=["POST", "GET"], content_types=ANY)
+def ec2_query():
+    return ec2_operations.handle(_usecases, app.current_request)
 
 
 @app.route("/snapshots", methods=["POST"], content_types=ANY)

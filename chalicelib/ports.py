@@ -157,6 +157,15 @@ class ReadModelStore(ABC):
     def all_snapshots(self) -> list[SnapshotRecord]: ...
 
     @abstractmethod
+    def snapshots_after(self, after: str | None, limit: int) -> list[SnapshotRecord]:
+        """Up to ``limit`` records following the one with id ``after`` (None: from the first).
+
+        The order is the store's own and stable (SQLite: by id; DynamoDB: its
+        scan order), so a listing can resume after the last id it returned
+        without loading every record (DescribeSnapshots pages).
+        """
+
+    @abstractmethod
     def get_checkpoint(self, name: str) -> str | None:
         """The position last committed under ``name``, or None.
 

@@ -41,7 +41,10 @@ from .projections.timekeeper import Timekeeper
 from .domain.collection import GRACE_SECONDS
 from .domain.rules import DEFAULT_OWNER_ID, DEFAULT_REGION, Settings
 from .usecases import UseCases
+from .usecases.catalog import Catalog
 from .usecases.completion import Completion
+from .usecases.copying import Copying
+from .usecases.deletion import Deletion
 from .usecases.garbage import GarbageCollector
 from .usecases.reads import Reads
 from .usecases.starts import Starts
@@ -109,14 +112,21 @@ def assemble(
     manifests = ManifestStore(blocks)
     grace = gc_grace_from_env()
     blockio = BlockIO(blocks, encryption, grace)
+    settings = settings_from_env(region)
+    tokens = TokenMinter(secret)
     # Its own manifest store: a collection walks every page, which must not evict the readers' hot ones.
     collector = GarbageCollector(events, records, ManifestStore(blocks, cache_pages=64), blocks, clock, grace)
+    starts = Starts(events, records, blockio, settings, clock)
+    completion = Completion(events, records, clock)
     usecases = UseCases(
-        starts=Starts(events, records, blockio, settings_from_env(region), clock),
+        starts=starts,
         writes=Writes(events, manifests, blockio, clock),
-        completion=Completion(events, records, clock),
-        reads=Reads(events, records, manifests, blockio, TokenMinter(secret), clock),
+        completion=completion,
+        reads=Reads(events, records, manifests, blockio, tokens, clock),
         garbage=collector,
+        catalog=Catalog(events, records, tokens, settings.owner_id, clock),
+        deletion=Deletion(events, clock),
+        copying=Copying(starts, completion, events, records, settings.region, settings.owner_id),
     )
     timekeeper = Timekeeper(events, records, clock, minute_seconds)
     projector = Projector(

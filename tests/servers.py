@@ -146,6 +146,9 @@ class BlocksnapServer:
     def client(self, **config):
         return ebs_client(self.url, **config)
 
+    def ec2(self, **config):
+        return ec2_client(self.url, **config)
+
     def store(self):
         """The server's block store, to look at what it really keeps."""
         if self.moto is not None:
@@ -155,6 +158,17 @@ class BlocksnapServer:
         from chalicelib.adapters.file_blocks import FileBlockStore
 
         return FileBlockStore(self.data_dir / "store")
+
+
+def ec2_client(url: str, **config):
+    return boto3.client(
+        "ec2",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="AKIDEXAMPLE",
+        aws_secret_access_key="secret",
+        config=Config(retries={"max_attempts": 1, "mode": "standard"}, **config),
+    )
 
 
 def ebs_client(url: str, **config):

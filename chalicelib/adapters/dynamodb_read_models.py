@@ -25,7 +25,8 @@
   never moves a snapshot's clock back.
 
 Gap: :meth:`all_snapshots` and :meth:`clear` scan the table; they serve a
-rebuild, not the request path.
+rebuild, not the request path. DescribeSnapshots pages with
+:meth:`snapshots_after`, a scan resumed after the last key returned.
 """
 
 from __future__ import annotations
@@ -117,6 +118,14 @@ class DynamoDBReadModelStore(ReadModelStore):
     def all_snapshots(self):
         items = self._snapshots.scan(self._snapshots.status.exists(), consistent_read=True)
         return sorted(map(_record, items), key=lambda r: r.snapshot_id)
+
+    def snapshots_after(self, after, limit):
+        """A scan resumed after ``after``'s key: DynamoDB's own (hash) order, stable between calls."""
+        start = {"snapshot_id": {"S": after}} if after else None
+        items = self._snapshots.scan(
+            self._snapshots.status.exists(), consistent_read=True, limit=limit, last_evaluated_key=start
+        )
+        return list(map(_record, items))
 
     def get_checkpoint(self, name):
         try:

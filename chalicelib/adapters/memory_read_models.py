@@ -41,6 +41,11 @@ class MemoryReadModelStore(ReadModelStore):
         with self._lock:
             return [self._snapshots[k] for k in sorted(self._snapshots)]
 
+    def snapshots_after(self, after, limit):
+        with self._lock:
+            ids = sorted(k for k in self._snapshots if k > (after or ""))[:limit]
+            return [self._snapshots[k] for k in ids]
+
     def get_checkpoint(self, name):
         with self._lock:
             return self._checkpoints.get(name)

@@ -63,6 +63,12 @@ class SQLiteReadModelStore(ReadModelStore):
         rows = self._conns.get().execute("SELECT record FROM snapshots ORDER BY snapshot_id")
         return [SnapshotRecord.from_dict(json.loads(r[0])) for r in rows]
 
+    def snapshots_after(self, after, limit):
+        rows = self._conns.get().execute(
+            "SELECT record FROM snapshots WHERE snapshot_id > ? ORDER BY snapshot_id LIMIT ?", (after or "", limit)
+        )
+        return [SnapshotRecord.from_dict(json.loads(r[0])) for r in rows]
+
     def get_checkpoint(self, name):
         row = self._conns.get().execute(
             "SELECT position FROM checkpoints WHERE name = ?", (name,)

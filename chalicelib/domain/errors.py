@@ -122,3 +122,48 @@ class DuplicateEvent(BlocksnapError):
 
 class ObjectNotFound(BlocksnapError):
     """A block-store key does not exist."""
+
+
+# ---- situations the EC2 snapshot operations add (mapped in http/ec2_errors.py) ----
+
+
+class MalformedSnapshotId(ValidationError):
+    """Not a snapshot id at all (AWS ``InvalidSnapshotID.Malformed``); clients cut the id out of the quotes."""
+
+    reason = "INVALID_SNAPSHOT_ID"
+
+    def __init__(self, value: str):
+        super().__init__(f'Invalid id: "{value}"')
+
+
+class InvalidResourceId(ValidationError):
+    """A tagging call named something that is not the id of a resource blocksnap keeps."""
+
+    def __init__(self, value: str):
+        super().__init__(f"The ID '{value}' is not valid")
+
+
+class InvalidOwner(ValidationError):
+    """An owner or restorable-by value that is neither an account id nor a keyword."""
+
+    def __init__(self, value: str):
+        super().__init__(f"Invalid user id: '{value}'")
+
+
+class InvalidParameterCombination(ValidationError):
+    pass
+
+
+class TagLimitExceeded(InvalidTag):
+    pass
+
+
+class UnsupportedOperation(BlocksnapError):
+    """A request AWS would serve that blocksnap does not (another EC2 action, a cross-region copy)."""
+
+
+class DryRunSucceeded(BlocksnapError):
+    """Every check passed and nothing was done, as ``DryRun`` asks (AWS answers it as an error)."""
+
+    def __init__(self) -> None:
+        super().__init__("Request would have succeeded, but DryRun flag is set.")

@@ -185,3 +185,34 @@ STARTED_KEY = "0-started"
 COPY_KEY = "0-copy"
 COMPLETION_KEY = "1-completion"
 OUTCOME_KEY = "2-outcome"
+
+
+# ---- the EC2 snapshot operations: tags and deletion on the lifecycle stream ----
+# ``3-tags/<seq:06d>``: each tag change, with the snapshot's whole resulting tag
+# set; ``4-deleted``: the one deletion a snapshot can have.
+
+
+@dataclass(frozen=True)
+class TagsChanged(Event):
+    """CreateTags or DeleteTags changed a snapshot's tags to ``tags``."""
+
+    snapshot_id: str
+    seq: int
+    tags: tuple[tuple[str, str], ...]
+    changed_at: float
+
+
+@dataclass(frozen=True)
+class SnapshotDeleted(Event):
+    """DeleteSnapshot: the snapshot is gone from every read; its storage is the collector's to reclaim."""
+
+    snapshot_id: str
+    deleted_at: float
+
+
+TAGS_KEY_PREFIX = "3-tags/"
+DELETED_KEY = "4-deleted"
+
+
+def tags_key(seq: int) -> str:
+    return f"{TAGS_KEY_PREFIX}{seq:06d}"

@@ -14,6 +14,7 @@ from typing import Iterable
 from .events import (
     CompletionRequested,
     Event,
+    SnapshotDeleted,
     SnapshotFailed,
     SnapshotSealed,
     SnapshotStarted,
@@ -39,6 +40,7 @@ class Snapshot:
     completion: CompletionRequested | None = None
     sealed: SnapshotSealed | None = None
     failed: SnapshotFailed | None = None
+    deleted: SnapshotDeleted | None = None
 
     @property
     def snapshot_id(self) -> str:
@@ -70,6 +72,8 @@ class Snapshot:
                 snapshot = replace(snapshot, sealed=event)
             elif isinstance(event, SnapshotFailed):
                 snapshot = replace(snapshot, failed=event)
+            elif isinstance(event, SnapshotDeleted):
+                snapshot = replace(snapshot, deleted=event)
         return snapshot
 
 

@@ -29,6 +29,7 @@ EMPTY_LIST_EXPIRY = 3600
 _MAC_LEN = 16
 _BLOCK = b"B"
 _PAGE = b"P"
+_KEYED_PAGE = b"K"
 
 
 class TokenInvalid(Exception):
@@ -90,3 +91,24 @@ class TokenMinter:
         if body[12:] != f"{operation}|{subject}".encode("ascii") or expiry < now:
             raise TokenInvalid(token)
         return next_index
+
+    def keyed_page_token(self, operation: str, subject: str, after: str, expiry: float) -> str:
+        """A page token resuming after a key (a snapshot id) rather than an index.
+
+        For lists ordered by key whose items come and go between pages
+        (DescribeSnapshots): resuming after the last key returned neither
+        skips nor repeats an item when an earlier one is deleted.
+        """
+        text = f"{operation}|{subject}|{after}".encode("ascii")
+        return self._seal(_KEYED_PAGE + struct.pack(">I", int(expiry)) + text)
+
+    def open_keyed_page_token(self, token: str, operation: str, subject: str, now: float) -> str:
+        """The key to resume after; :class:`TokenInvalid` unless minted for this operation and subject, unexpired."""
+        body = self._open(token, _KEYED_PAGE)
+        if len(body) < 4:
+            raise TokenInvalid(token)
+        (expiry,) = struct.unpack(">I", body[:4])
+        prefix = f"{operation}|{subject}|".encode("ascii")
+        if not body[4:].startswith(prefix) or expiry < now:
+            raise TokenInvalid(token)
+        return body[4 + len(prefix):].decode("ascii")

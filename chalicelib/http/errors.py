@@ -73,6 +73,20 @@ class RequestTooLarge(BlocksnapError):
     """The body is longer than any operation accepts; it is refused before it is read."""
 
 
+class MissingParameter(ValidationError):
+    def __init__(self, name: str):
+        super().__init__(f"The request must contain the parameter {name}")
+
+
+class UnknownParameter(ValidationError):
+    def __init__(self, name: str):
+        super().__init__(f"The parameter {name} is not recognized")
+
+
+class InvalidAction(UnknownOperation):
+    """The action is not one the EC2 API has."""
+
+
 _SERVICE_NS = "http://internal.amazon.com/coral/com.amazon.zeppelindataservice/"
 _VALIDATE_NS = "http://internal.amazon.com/coral/com.amazon.coral.validate/"
 _CORAL_SERVICE_NS = "http://internal.amazon.com/coral/com.amazon.coral.service/"

@@ -5,6 +5,11 @@ this projection after :class:`~.sealing.ManifestProjection`, so a reader that
 sees ``completed`` always finds the whole manifest. Block writes only move
 ``last_activity`` forward (for the timeout), coalesced to one update per
 snapshot per batch because a busy snapshot writes a thousand blocks a second.
+
+A deleted snapshot's record is kept with status ``deleted`` (the collector
+finds what to reclaim by it) and nothing that follows changes it: a pending
+snapshot deleted mid-upload may still be sealed or time out in the events.
+A tag change carries the whole tag set, so the last one projected wins.
 """
 
 from __future__ import annotations
@@ -17,11 +22,14 @@ from ..domain.events import (
     CompletionRequested,
     CopyProgressed,
     EventRecord,
+    SnapshotDeleted,
     SnapshotFailed,
     SnapshotSealed,
     SnapshotStarted,
     SubBlockWritten,
+    TagsChanged,
 )
+from ..domain.lifecycle import DELETED
 from ..domain.snapshot import COMPLETED, ERROR, PENDING, SnapshotRecord
 from ..ports import ReadModelStore
 
@@ -66,9 +74,17 @@ class SnapshotRecordsProjection:
         if isinstance(event, SnapshotStarted):
             if self.records.get_snapshot(event.snapshot_id) is None:
                 self.records.put_snapshot(SnapshotRecord.from_started(event))
+        elif isinstance(event, SnapshotDeleted):
+            current = self.records.get_snapshot(event.snapshot_id)
+            if current is not None and current.status != DELETED:
+                self.records.put_snapshot(replace(current, status=DELETED))
+        elif isinstance(event, TagsChanged):
+            current = self.records.get_snapshot(event.snapshot_id)
+            if current is not None and current.status != DELETED and current.tags != event.tags:
+                self.records.put_snapshot(replace(current, tags=event.tags))
         elif isinstance(event, SnapshotSealed):
             current = self.records.get_snapshot(event.snapshot_id)
-            if current is not None and current.status != COMPLETED:
+            if current is not None and current.status not in (COMPLETED, DELETED):
                 self.records.put_snapshot(
                     replace(
                         current,
@@ -80,5 +96,5 @@ class SnapshotRecordsProjection:
                 )
         elif isinstance(event, SnapshotFailed):
             current = self.records.get_snapshot(event.snapshot_id)
-            if current is not None and current.status != ERROR:
+            if current is not None and current.status not in (ERROR, DELETED):
                 self.records.put_snapshot(replace(current, status=ERROR, state_message=event.message))

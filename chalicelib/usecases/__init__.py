@@ -2,9 +2,10 @@
 
 ``starts`` (StartSnapshot and copies, with their ClientToken idempotency),
 ``writes`` (full and sub-block writes: one append path), ``completion``,
-``reads`` (get, list, diff, describe), and ``garbage`` (collection and the
-storage figures); ``write_sink`` is the two appends the encryption
-function's copier makes, over the event store alone. They know the ports and the domain,
+``reads`` (get, list, diff, describe), ``garbage`` (collection and the
+storage figures), and for the EC2 actions ``catalog`` (describe, tags),
+``deletion`` and ``copying``; ``write_sink`` is the two appends the
+encryption function's copier makes, over the event store alone. They know the ports and the domain,
 never a wire name: ``chalicelib/http`` maps each protocol's members to these
 commands and their results back. :class:`UseCases` is what the wiring builds
 and a route handler is given.
@@ -14,7 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .catalog import Catalog
 from .completion import Completion
+from .copying import Copying
+from .deletion import Deletion
 from .garbage import GarbageCollector
 from .reads import Reads
 from .starts import Starts
@@ -28,3 +32,6 @@ class UseCases:
     completion: Completion
     reads: Reads
     garbage: GarbageCollector
+    catalog: Catalog
+    deletion: Deletion
+    copying: Copying

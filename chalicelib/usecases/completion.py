@@ -29,7 +29,7 @@ class Completion:
         """The snapshot's status as a client may see it: pending, completed or error."""
         rules.check_completion_checksum(command.checksum, command.checksum_algorithm, command.aggregation_method)
         snapshot = self.events.snapshot(command.snapshot_id)
-        if snapshot is None:
+        if snapshot is None or snapshot.deleted is not None:
             raise SnapshotNotFound(command.snapshot_id)
         if snapshot.completion is None and snapshot.status == PENDING:
             event = CompletionRequested(

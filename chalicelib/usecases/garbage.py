@@ -32,6 +32,7 @@ from ..domain import keys
 from ..domain.collection import GRACE_SECONDS, collectable
 from ..domain.events import BlockWritten, SubBlockWritten, block_streams
 from ..domain.manifest import Entry
+from ..domain.lifecycle import DELETED
 from ..domain.snapshot import ERROR, SnapshotRecord
 from ..domain.writes import fold_writes
 from ..ports import BlockStore, EventStore, ReadModelStore
@@ -54,6 +55,7 @@ class Collection:
     kept_young: int
     filter_bytes: int
     seconds: float
+    held_deleted: int = 0  # deleted snapshots still inside the grace period: freed by a later run
     stored_blocks: int = 0
     stored_bytes: int = 0
     referenced_bytes: int = 0
@@ -84,14 +86,16 @@ class GarbageCollector:
 
     def collect_if_needed(self, changes: object) -> Collection | None:
         """Collect when ``changes`` (any value that moves with the event log) moved since the last run,
-        or when the last run kept young garbage that the grace period has since aged.
+        or when the last run kept young garbage, or recently deleted snapshots, that the grace
+        period has since aged.
 
         So an idle server lists its store once after its last change, not every few seconds.
         """
         now = self.clock()
         last = self._last
         due = last is None or changes != self._last_changes
-        due = due or (last.kept_young > 0 and now - self._last_time >= self.grace)
+        waiting = last is not None and (last.kept_young > 0 or last.held_deleted > 0)
+        due = due or (waiting and now - self._last_time >= self.grace)
         if not due:
             return None
         self._last_changes, self._last_time = changes, now
@@ -104,7 +108,9 @@ class GarbageCollector:
         mark_start = self.clock()
         pages: set[str] = set()
         marks = BloomFilter(self.capacity)
-        live = [r for r in self.records.all_snapshots() if is_live(r)]
+        records = self.records.all_snapshots()
+        live = [r for r in records if self._live(r, mark_start)]
+        held = sum(1 for r in live if r.status == DELETED)
         for record in live:
             self._mark(record, pages, marks)
         examined = freed = young = 0
@@ -130,11 +136,25 @@ class GarbageCollector:
         self.capacity = max(self.capacity, 2 * marks.count)
         result = Collection(
             len(live), len(pages), marks.count, examined, freed, young, marks.memory_bytes,
-            round(time.monotonic() - started, 3), blocks, block_bytes, referenced, block_bytes - referenced,
+            round(time.monotonic() - started, 3), held, blocks, block_bytes, referenced, block_bytes - referenced,
         )
         if freed:
             log.info("garbage collection freed %d of %d objects", freed, examined)
         return result
+
+    def _live(self, record: SnapshotRecord, now: float) -> bool:
+        """Whether a snapshot's data is kept: pending and completed ones, and deleted ones for the grace period.
+
+        A failed snapshot's bytes are reclaimed. A deleted one is kept a while
+        because a StartSnapshot that checked it as a parent just before the
+        deletion may still append its start: the child then keeps it live.
+        """
+        if record.status == ERROR:
+            return False
+        if record.status == DELETED:
+            deleted = self.events.snapshot(record.snapshot_id)
+            return deleted is None or deleted.deleted is None or now - deleted.deleted.deleted_at < self.grace
+        return True
 
     def _mark(self, record: SnapshotRecord, pages: set[str], marks: BloomFilter) -> None:
         if self.manifests.exists(record.snapshot_id):
@@ -155,9 +175,6 @@ class GarbageCollector:
             _mark_entries(entries, marks)
 
 
-def is_live(record: SnapshotRecord) -> bool:
-    """Snapshots whose data is kept: pending and completed ones; a failed one's bytes are reclaimed."""
-    return record.status != ERROR
 
 
 def _mark_entries(entries: Iterable[Entry], marks: BloomFilter) -> None:

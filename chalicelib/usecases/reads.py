@@ -18,7 +18,7 @@ from ..core.cache import BoundedCache
 from ..core.manifest_store import ManifestStore
 from ..domain.commands import GetBlock, ListBlocks, ListChanges
 from ..domain.errors import InvalidBlockToken, InvalidPageToken, InvalidSnapshotId, SnapshotNotFound, UnrelatedSnapshots
-from ..domain.events import BlockWritten, SubBlockWritten, block_streams
+from ..domain.events import DELETED_KEY, BlockWritten, SubBlockWritten, block_streams, lifecycle_stream
 from ..domain.manifest import diff
 from ..domain.snapshot import BLOCKS_PER_GIB, COMPLETED, ERROR, SnapshotRecord
 from ..domain.tokens import BLOCK_TOKEN_LIFETIME, EMPTY_LIST_EXPIRY, PAGE_TOKEN_LIFETIME, PageCursor, TokenInvalid, TokenMinter
@@ -85,7 +85,10 @@ class Reads:
 
         A completed record never changes again, so it is kept in memory: a
         GetSnapshotBlock then costs no read-model query (SQLite, or a DynamoDB
-        read) on top of its block.
+        read) on top of its block. Only a deletion ends it, and that is read
+        from the events on every call (one keyed lookup), so a snapshot is gone
+        from every process the moment DeleteSnapshot answers, without waiting
+        for the records projection.
         """
         record = self._completed.get(snapshot_id)
         if record is None:
@@ -93,6 +96,9 @@ class Reads:
             if record is None or record.status != COMPLETED:
                 raise SnapshotNotFound(snapshot_id)
             self._completed.put(snapshot_id, record)
+        if self.events.query(lifecycle_stream(snapshot_id), DELETED_KEY):
+            self._completed.discard(snapshot_id)
+            raise SnapshotNotFound(snapshot_id)
         return record
 
     def get_block(self, command: GetBlock) -> BlockContent:
@@ -164,7 +170,7 @@ class Reads:
         so the cost is the snapshot's writes, once per page; resuming is rare.
         """
         snapshot = self.events.snapshot(command.snapshot_id)
-        if snapshot is None:
+        if snapshot is None or snapshot.deleted is not None:
             raise SnapshotNotFound(command.snapshot_id)
         operation = "ListSnapshotWrites"
         start = self._start_index(command.next_token, command.starting_index, operation, command.snapshot_id)
@@ -187,7 +193,7 @@ class Reads:
         is reported at once, consistently with CompleteSnapshot's answer.
         """
         snapshot = self.events.snapshot(snapshot_id)
-        if snapshot is None:
+        if snapshot is None or snapshot.deleted is not None:
             raise SnapshotNotFound(snapshot_id)
         record = self.records.get_snapshot(snapshot_id) or SnapshotRecord.from_started(snapshot.started)
         if snapshot.failed is not None and record.status != ERROR:

@@ -63,9 +63,14 @@ class Starts:
         return self.tokens.append_start(started, [EventRecord(lifecycle_stream(started.snapshot_id), COPY_KEY, copy)])
 
     def completed(self, snapshot_id: str) -> SnapshotRecord:
-        """A snapshot another may be built on: started, not failed, and completed."""
+        """A snapshot another may be built on: started, not failed or deleted, and completed.
+
+        A parent deleted after this check but before the child's start is
+        appended keeps its data: the collector keeps a deleted snapshot's
+        data for its grace period, longer than any request.
+        """
         snapshot = self.events.snapshot(snapshot_id)
-        if snapshot is None or snapshot.status == ERROR:
+        if snapshot is None or snapshot.deleted is not None or snapshot.status == ERROR:
             raise SnapshotNotFound(snapshot_id)
         record = self.records.get_snapshot(snapshot_id)
         if record is None or record.status != COMPLETED:

@@ -171,7 +171,7 @@ class Writes:
 
     def writable(self, snapshot_id: str) -> Snapshot:
         snapshot = self.events.snapshot(snapshot_id)
-        if snapshot is None or snapshot.status == ERROR:
+        if snapshot is None or snapshot.deleted is not None or snapshot.status == ERROR:
             raise SnapshotNotFound(snapshot_id)
         if snapshot.status == COMPLETED or snapshot.completion is not None:
             raise InvalidSnapshotId("Snapshot is already completed")

@@ -41,8 +41,9 @@ def _aws_command() -> list[str]:
 
 
 class AwsCli:
-    def __init__(self, url: str, home: Path):
+    def __init__(self, url: str, home: Path, service: str = "ebs"):
         self.url = url
+        self.service = service
         self.cmd = _aws_command()
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env.update(
@@ -60,14 +61,14 @@ class AwsCli:
         self.env = env
 
     def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-        argv = [*self.cmd, "--endpoint-url", self.url, "--output", "json", "ebs", *args]
+        argv = [*self.cmd, "--endpoint-url", self.url, "--output", "json", self.service, *args]
         return subprocess.run(argv, capture_output=True, text=True, env=self.env, timeout=timeout)
 
     def __call__(self, *args: str) -> dict:
-        """Run ``aws ebs <args>``; it must succeed; return its JSON output."""
+        """Run ``aws <service> <args>``; it must succeed; return its JSON output."""
         proc = self.run(*args)
         assert proc.returncode == 0, (
-            f"aws ebs {' '.join(args)} exited {proc.returncode}\n"
+            f"aws {self.service} {' '.join(args)} exited {proc.returncode}\n"
             f"stdout: {proc.stdout}\nstderr: {proc.stderr}")
         return json.loads(proc.stdout) if proc.stdout.strip() else {}
 

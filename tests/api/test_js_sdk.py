@@ -23,6 +23,7 @@ from .conftest import BLOCK
 JS_DIR = Path(__file__).resolve().parent / "js"
 SCRIPT = JS_DIR / "ebs_smoke.mjs"
 SDK_PACKAGE = JS_DIR / "node_modules" / "@aws-sdk" / "client-ebs" / "package.json"
+EC2_SDK_PACKAGE = JS_DIR / "node_modules" / "@aws-sdk" / "client-ec2" / "package.json"
 PINNED = json.loads((JS_DIR / "package.json").read_text())["dependencies"]["@aws-sdk/client-ebs"]
 
 
@@ -49,10 +50,10 @@ def node() -> str:
 
 @pytest.fixture(scope="session")
 def js_sdk(node) -> Path:
-    """``tests/api/js`` with its pinned node_modules installed (``npm ci`` once if missing)."""
+    """``tests/api/js`` with its locked node_modules installed (``npm ci`` once if either SDK is missing)."""
     with open(JS_DIR / "package.json") as lock_handle:  # serialise concurrent installers
         fcntl.flock(lock_handle, fcntl.LOCK_EX)
-        if not SDK_PACKAGE.exists():
+        if not (SDK_PACKAGE.exists() and EC2_SDK_PACKAGE.exists()):
             npm = shutil.which("npm")
             if npm is None:
                 pytest.skip("npm is not installed: cannot install @aws-sdk/client-ebs into tests/api/js")

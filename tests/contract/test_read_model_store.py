@@ -96,6 +96,20 @@ class ReadModelStoreContract(ABC):
 
         assert store.all_snapshots() == sorted(records, key=lambda r: r.snapshot_id)
 
+    def test_snapshots_after_pages_through_every_record_once_in_a_stable_order(self, store):
+        for n in range(7):
+            store.put_snapshot(record(n))
+        store.set_checkpoint("projector", "9")  # checkpoints are not snapshots
+        order = [r.snapshot_id for r in store.snapshots_after(None, 100)]
+        assert sorted(order) == [record(n).snapshot_id for n in range(7)]
+        paged, after = [], None
+        while page := store.snapshots_after(after, 3):
+            assert len(page) <= 3
+            paged += [r.snapshot_id for r in page]
+            after = page[-1].snapshot_id
+        assert paged == order
+        assert store.snapshots_after(order[2], 2) == [store.get_snapshot(i) for i in order[3:5]]
+
     def test_checkpoints_start_empty_and_keep_the_last_set(self, store):
         assert store.get_checkpoint("snapshots") is None
 
