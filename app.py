@@ -120,7 +120,7 @@ def sweep_timeouts(event):
 
 @app.lambda_function(name="encryption")
 def encryption(event, context):
-    from chalicelib.encryption.function import lambda_handler
+    from chalicelib.encryption.lambda_entry import lambda_handler
 
     return lambda_handler(event, context)
 
@@ -128,6 +128,6 @@ def encryption(event, context):
 @app.on_dynamodb_record(stream_arn=EVENTS_STREAM_ARN, batch_size=10, starting_position="TRIM_HORIZON", name="encryption_copier")
 def copy_encrypted(event):
     """Encrypted copies, triggered by CopyRequested; same code and role as the encryption function."""
-    from chalicelib.encryption.function import lambda_handler
+    from chalicelib.encryption.lambda_entry import lambda_handler
 
     return lambda_handler(event.to_dict(), None)

@@ -39,8 +39,9 @@ from chalicelib.domain import keys  # noqa: E402
 from chalicelib.domain.events import CopyRequested, EventRecord, lifecycle_stream  # noqa: E402
 from chalicelib.domain.snapshot import BLOCK_SIZE  # noqa: E402
 from chalicelib.encryption.copier import COPY_WORKERS, Copier  # noqa: E402
-from chalicelib.encryption.function import EncryptionService  # noqa: E402
+from chalicelib.encryption.service import EncryptionService  # noqa: E402
 from chalicelib.encryption.local_kms import LocalKeyService  # noqa: E402
+from chalicelib.usecases.write_sink import WriteSink  # noqa: E402
 
 
 def build_source(runtime, blocks: int, progress: bool) -> str:
@@ -61,10 +62,7 @@ def build_source(runtime, blocks: int, progress: bool) -> str:
 
 def time_copy(runtime, data_dir: Path, source: str) -> tuple[float, str]:
     encryption = EncryptionService(LocalKeyService(data_dir / "kms"), runtime.blocks)
-    copier = Copier(
-        runtime.events, runtime.manifests, runtime.blocks, encryption,
-        runtime.usecases.writes.block_writes.record_full_write, runtime.usecases.completion.complete,
-    )
+    copier = Copier(runtime.events, runtime.manifests, runtime.blocks, encryption, WriteSink(runtime.events))
     copy = Calls(runtime.usecases).copy_snapshot({"SourceSnapshotId": source, "Encrypted": True})["SnapshotId"]
     [request] = [r for r in runtime.events.query(lifecycle_stream(copy)) if isinstance(r.event, CopyRequested)]
     start = time.perf_counter()

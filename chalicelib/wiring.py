@@ -8,6 +8,11 @@ sets the same variables, so the server and a deployed function share one path.
 It is the composition root and is longer than other modules for that reason
 alone: each backend's builders are listed here once, so nothing else in the
 tree constructs an adapter.
+
+The stores one by one (``embedded_event_store``, ``aws_block_store``, ...)
+are what the full runtimes are built from, and all the encryption function
+is given: it builds them alone, so it never loads the token secret
+(:func:`embedded` and :func:`aws` do) nor builds the use cases.
 """
 
 from __future__ import annotations
@@ -160,6 +165,24 @@ def settings_from_env(region: str | None = None) -> Settings:
     return Settings(owner_id=owner, region=region, default_kms_key_arn=os.environ.get(ENV_DEFAULT_KMS_KEY))
 
 
+def embedded_event_store(data_dir: Path) -> SQLiteEventStore:
+    return SQLiteEventStore(_made(data_dir) / "events.sqlite3")
+
+
+def embedded_read_model_store(data_dir: Path) -> SQLiteReadModelStore:
+    return SQLiteReadModelStore(_made(data_dir) / "readmodels.sqlite3")
+
+
+def embedded_block_store(data_dir: Path) -> FileBlockStore:
+    return FileBlockStore(_made(data_dir) / "store")
+
+
+def _made(data_dir: Path) -> Path:
+    data_dir = Path(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return data_dir
+
+
 def embedded(
     data_dir: Path,
     clock: Callable[[], float] = time.time,
@@ -167,13 +190,12 @@ def embedded(
 ) -> Runtime:
     """The embedded default: SQLite events and read models, files for blocks."""
     data_dir = Path(data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    events = SQLiteEventStore(data_dir / "events.sqlite3")
-    records = SQLiteReadModelStore(data_dir / "readmodels.sqlite3")
+    events = embedded_event_store(data_dir)
+    records = embedded_read_model_store(data_dir)
     return assemble(
         events,
         records,
-        FileBlockStore(data_dir / "store"),
+        embedded_block_store(data_dir),
         _secret(data_dir / "token-secret"),
         LogSource(events, records),
         clock,
@@ -270,17 +292,12 @@ def aws(
     ``BLOCKSNAP_ENCRYPTION_FUNCTION``, or else the worker process serving in
     ``worker_dir`` (``blocksnap serve --backend aws`` runs one).
     """
-    from .adapters.dynamodb_events import DynamoDBEventStore
-    from .adapters.dynamodb_read_models import DynamoDBReadModelStore
-    from .adapters.s3_blocks import S3BlockStore
-
     names = aws_names()
     session = aws_session()
     region = aws_region(session)
-    host = _endpoint(session, "dynamodb")
-    events = DynamoDBEventStore(names.events_table, host=host, region=region)
-    records = DynamoDBReadModelStore(names.snapshots_table, host=host, region=region)
-    s3 = session.client("s3", region_name=region, endpoint_url=_endpoint(session, "s3"))
+    events = aws_event_store(session)
+    records = aws_read_model_store(session)
+    s3 = aws_client(session, "s3")
     encryption = None
     if os.environ.get(ENV_ENCRYPTION_FUNCTION):
         from .adapters.lambda_encryption import LambdaEncryptionFunction
@@ -291,9 +308,39 @@ def aws(
         encryption = _worker(worker_dir)
     source = stream_source(records) if poll_stream else None
     return assemble(
-        events, records, S3BlockStore(s3, names.bucket), _aws_secret(s3, names.bucket),
+        events, records, aws_block_store(session, s3), _aws_secret(s3, names.bucket),
         source, clock, minute_seconds, encryption, region,
     )
+
+
+def aws_event_store(session):
+    """The event table (``BLOCKSNAP_EVENTS_TABLE``), through pynamodb."""
+    from .adapters.dynamodb_events import DynamoDBEventStore
+
+    return DynamoDBEventStore(
+        aws_names().events_table, host=_endpoint(session, "dynamodb"), region=aws_region(session)
+    )
+
+
+def aws_read_model_store(session):
+    """The snapshots table (``BLOCKSNAP_SNAPSHOTS_TABLE``): records, indexes and checkpoints."""
+    from .adapters.dynamodb_read_models import DynamoDBReadModelStore
+
+    return DynamoDBReadModelStore(
+        aws_names().snapshots_table, host=_endpoint(session, "dynamodb"), region=aws_region(session)
+    )
+
+
+def aws_block_store(session, s3=None):
+    """The bucket (``BLOCKSNAP_BUCKET``): blocks, manifests, wrapped keys."""
+    from .adapters.s3_blocks import S3BlockStore
+
+    return S3BlockStore(s3 or aws_client(session, "s3"), aws_names().bucket)
+
+
+def aws_client(session, service: str):
+    """A client of ``service`` from ``session``, in its region."""
+    return session.client(service, region_name=aws_region(session))
 
 
 def stream_source(records: ReadModelStore, checkpoint_prefix: str = "stream"):

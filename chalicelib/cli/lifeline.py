@@ -18,24 +18,11 @@ import sys
 import threading
 import time
 
-ENV_SUPERVISOR_PID = "BLOCKSNAP_SUPERVISOR_PID"
+from ..processes import mark_supervisor, supervisor, supervisor_alive
+
+__all__ = ["exit_with_supervisor", "mark_supervisor"]  # serve imports mark_supervisor from here
 
 _PR_SET_PDEATHSIG = 1
-
-
-def mark_supervisor() -> None:
-    """Name this process, in the environment its children inherit, as the one they must not outlive."""
-    os.environ[ENV_SUPERVISOR_PID] = str(os.getpid())
-
-
-def supervisor() -> int:
-    """The process this one must not outlive: the one named by :func:`mark_supervisor`, else the parent."""
-    named = os.environ.get(ENV_SUPERVISOR_PID, "")
-    return int(named) if named.isdigit() else os.getppid()
-
-
-def supervisor_alive(pid: int) -> bool:
-    return os.getppid() == pid
 
 
 def exit_with_supervisor() -> None:

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Callable, TypeVar
 
 from .. import wiring
-from .preflight import CliError, one_line_errors, port_number, positive_integer
+from ..processes import CliError, one_line_errors
+from .preflight import port_number, positive_integer
 
 ENV_PROCESSES = "BLOCKSNAP_PROCESSES"
 

@@ -14,52 +14,13 @@ import fcntl
 import ipaddress
 import os
 import socket
-import sys
 import time
 from pathlib import Path
-from typing import IO, Callable
+from typing import IO
 
-from botocore.exceptions import (
-    ClientError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    NoCredentialsError,
-    NoRegionError,
-    PartialCredentialsError,
-)
-from pynamodb.exceptions import PynamoDBException
-
-# What an unreachable, misconfigured or refusing AWS raises: the operator's to
-# fix, so one line says it. Anything else from botocore (a bad parameter, say)
-# is a bug in blocksnap and keeps its traceback.
-AWS_TROUBLE = (
-    ClientError,
-    PynamoDBException,
-    EndpointConnectionError,
-    ConnectTimeoutError,
-    NoCredentialsError,
-    PartialCredentialsError,
-    NoRegionError,
-)
+from ..processes import CliError
 
 LOCK_FILE = "blocksnap.lock"
-
-
-class CliError(Exception):
-    """A mistake in the command line or its environment: printed as one line, exit status 1."""
-
-
-def one_line_errors(prog: str, command: Callable[[], int]) -> int:
-    """Run a command; a mistake or AWS trouble ends in one line on stderr and status 1, not a traceback."""
-    try:
-        return command()
-    except CliError as exc:
-        print(f"{prog}: {exc}", file=sys.stderr)
-    except AWS_TROUBLE as exc:
-        print(f"{prog}: AWS: {exc}", file=sys.stderr)
-    except KeyboardInterrupt:
-        return 130
-    return 1
 
 
 def _make_data_dir(path: Path) -> None:

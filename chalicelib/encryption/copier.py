@@ -7,8 +7,10 @@ CopySnapshot (the API's ``POST /blocksnap/v1/snapshots/{id}/copy``) appends
 source's when the source is encrypted too.
 
 The copy is written as an ordinary client would write it: each block's
-``BlockWritten`` through the service, then a completion with the count and
-the LINEAR checksum, so the normal sealing projection verifies and seals it.
+``BlockWritten``, then a completion with the count and the LINEAR checksum,
+through a :class:`~chalicelib.usecases.write_sink.WriteSink` (the same
+appends as PutSnapshotBlock and CompleteSnapshot, and nothing else of the
+API), so the normal sealing projection verifies and seals it.
 
 **Resumable.** Before copying index *i* the copier looks at the copy's
 latest write of *i*: the same digest means that block is done, both its
@@ -32,7 +34,6 @@ from typing import Callable, Iterator
 from ..core.blockio import BlockIO
 from ..domain import keys
 from ..domain.checksums import linear_aggregate
-from ..domain.commands import CompleteSnapshot
 from ..domain.errors import BlocksnapError, SnapshotNotFound
 from ..domain.events import (
     COMPLETION_KEY,
@@ -50,6 +51,7 @@ from ..domain.events import (
 from ..domain.manifest import Manifest
 from ..core.manifest_store import ManifestStore
 from ..ports import BlockStore, EncryptionFunction, EventStore
+from ..usecases.write_sink import WriteSink
 
 # Progress is an event per this many blocks: ~1 event per 32 MiB copied keeps
 # DescribeSnapshot's progress live without adding measurably to the log.
@@ -67,15 +69,13 @@ class Copier:
         manifests: ManifestStore,
         blocks: BlockStore,
         encryption: EncryptionFunction,
-        record_write: Callable[[str, int, str, str], None],
-        complete: Callable[[CompleteSnapshot], str],
+        sink: WriteSink,
         clock: Callable[[], float] = time.time,
     ):
         self.events = events
         self.manifests = manifests
         self.blockio = BlockIO(blocks, encryption)
-        self.record_write = record_write
-        self.complete = complete
+        self.sink = sink
         self.clock = clock
 
     def handle(self, record: EventRecord) -> None:
@@ -110,7 +110,7 @@ class Copier:
                 if done < total:
                     self._progress(copy_id, done, total)
         self._progress(copy_id, done, total)
-        self.complete(CompleteSnapshot(copy_id, total, checksum, "SHA256", "LINEAR"))
+        self.sink.request_completion(copy_id, total, checksum)
 
     def _copy_block(self, copy_id: str, entry, source_lineage: str | None) -> None:
         """One block, idempotently: skipped if a previous (crashed) run already recorded it."""
@@ -119,7 +119,7 @@ class Copier:
         data = self.blockio.read(entry, source_lineage)
         key = keys.block_key(copy_id, entry.index, entry.digest)
         self.blockio.write(key, data, copy_id)
-        self.record_write(copy_id, entry.index, entry.digest, key)
+        self.sink.record_full_write(copy_id, entry.index, entry.digest, key)
 
     def _already_copied(self, copy_id: str, index: int, digest: str) -> bool:
         stream, prefix = block_stream(copy_id, index), block_key_prefix(index)

@@ -7,6 +7,10 @@ harmless. The batches come from a :class:`BatchSource`: the SQLite log with a
 stored checkpoint (embedded), or a DynamoDB stream (``blocksnap serve
 --backend aws`` polls it; on AWS ``app.py``'s stream trigger calls
 :meth:`Projector.apply` directly).
+
+:class:`Follower` is the loop itself, shared by every follower of the log:
+the projector, and the encryption function's copier
+(:mod:`chalicelib.encryption.follower`), which keeps its own checkpoint.
 """
 
 from __future__ import annotations
@@ -46,33 +50,29 @@ class LogSource:
         return batch, (lambda: self.records.set_checkpoint(self.name, last)) if batch else (lambda: None)
 
 
-class Projector:
-    def __init__(
-        self,
-        source: BatchSource | None,
-        sealer: Sealer,
-        manifests: ManifestProjection,
-        snapshot_records: SnapshotRecordsProjection,
-        timekeeper: Timekeeper | None = None,
-    ):
+class Follower:
+    """Feeds a batch source's batches to :meth:`apply` on a thread of its own, committing after each.
+
+    A batch that fails is not committed, so it is handed over again after
+    ``retry_seconds``: a follower's handlers must be idempotent.
+    """
+
+    thread_name = "blocksnap-follower"
+
+    def __init__(self, source: BatchSource | None):
         self.source = source
-        self.sealer = sealer
-        self.manifests = manifests
-        self.snapshot_records = snapshot_records
-        self.timekeeper = timekeeper
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.projected = 0  # records applied by this process: what the garbage collector watches for change
 
     def apply(self, batch: Sequence[EventRecord]) -> None:
-        self.projected += len(batch)
-        for record in batch:
-            self.sealer.handle(record)
-            self.manifests.handle(record)
-        self.snapshot_records.handle_batch(batch)
+        raise NotImplementedError
+
+    def idle(self) -> bool:
+        """Work for a moment when the log has nothing new; True if there was some."""
+        return False
 
     def run_once(self) -> int:
-        """Project one batch; return how many records it held."""
+        """Handle one batch; return how many records it held."""
         if self.source is None:
             return 0
         batch, commit = self.source.next_batch()
@@ -89,28 +89,71 @@ class Projector:
             if n == 0:
                 return total
 
-    def start(self, poll_seconds: float = 0.05, sweep_seconds: float = 1.0) -> None:
+    def start(self, poll_seconds: float = 0.05, retry_seconds: float | None = None) -> None:
+        retry = poll_seconds if retry_seconds is None else retry_seconds
+
         def loop() -> None:
-            since_sweep = 0.0
             while not self._stop.is_set():
                 try:
-                    if self.run_once():
+                    if self.run_once() or self.idle():
                         continue
-                    since_sweep += poll_seconds
-                    if self.timekeeper is not None and since_sweep >= sweep_seconds:
-                        since_sweep = 0.0
-                        if self.timekeeper.sweep():
-                            continue
+                    wait = poll_seconds
                 except Exception:
-                    log.exception("projector batch failed; retrying")
-                self._stop.wait(poll_seconds)
+                    log.exception("%s: a batch failed; retrying in %.2f s", self.thread_name, retry)
+                    wait = retry
+                self._stop.wait(wait)
 
-        self._thread = threading.Thread(target=loop, name="blocksnap-projector", daemon=True)
+        self._thread = threading.Thread(target=loop, name=self.thread_name, daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
-        """Stop following, after projecting what was appended before the stop."""
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop following, giving the batch in hand ``timeout`` seconds to finish."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=30)
+            self._thread.join(timeout)
+
+
+class Projector(Follower):
+    thread_name = "blocksnap-projector"
+
+    def __init__(
+        self,
+        source: BatchSource | None,
+        sealer: Sealer,
+        manifests: ManifestProjection,
+        snapshot_records: SnapshotRecordsProjection,
+        timekeeper: Timekeeper | None = None,
+    ):
+        super().__init__(source)
+        self.sealer = sealer
+        self.manifests = manifests
+        self.snapshot_records = snapshot_records
+        self.timekeeper = timekeeper
+        self._poll_seconds = 0.05
+        self._sweep_seconds = 1.0
+        self._since_sweep = 0.0
+        self.projected = 0  # records applied by this process: what the garbage collector watches for change
+
+    def apply(self, batch: Sequence[EventRecord]) -> None:
+        self.projected += len(batch)
+        for record in batch:
+            self.sealer.handle(record)
+            self.manifests.handle(record)
+        self.snapshot_records.handle_batch(batch)
+
+    def idle(self) -> bool:
+        """Sweep for timed-out snapshots once per ``sweep_seconds`` of idle polling."""
+        self._since_sweep += self._poll_seconds
+        if self.timekeeper is None or self._since_sweep < self._sweep_seconds:
+            return False
+        self._since_sweep = 0.0
+        return bool(self.timekeeper.sweep())
+
+    def start(self, poll_seconds: float = 0.05, sweep_seconds: float = 1.0) -> None:
+        self._poll_seconds, self._sweep_seconds = poll_seconds, sweep_seconds
+        super().start(poll_seconds)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop following, after projecting what was appended before the stop."""
+        super().stop(timeout)
         self.catch_up()

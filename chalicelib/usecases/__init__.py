@@ -4,7 +4,8 @@
 ``writes`` (full and sub-block writes: one append path), ``completion``,
 ``reads`` (get, list, diff, describe), ``garbage`` (collection and the
 storage figures), and for the EC2 actions ``catalog`` (describe, tags),
-``deletion`` and ``copying``. They know the ports and the domain,
+``deletion`` and ``copying``; ``write_sink`` is the two appends the
+encryption function's copier makes, over the event store alone. They know the ports and the domain,
 never a wire name: ``chalicelib/http`` maps each protocol's members to these
 commands and their results back. :class:`UseCases` is what the wiring builds
 and a route handler is given.

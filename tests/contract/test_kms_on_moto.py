@@ -18,8 +18,8 @@ from chalicelib.adapters.s3_blocks import S3BlockStore
 from chalicelib.domain import keys
 from chalicelib.domain.checksums import sha256_b64
 from chalicelib.domain.errors import CorruptData, ValidationError
-from chalicelib.encryption import function
-from chalicelib.encryption.function import EncryptionService
+from chalicelib.encryption import lambda_entry
+from chalicelib.encryption.service import EncryptionService
 from chalicelib.encryption.kms import KmsKeyService
 
 CONTEXT = {"aws:ebs:id": "snap-0123456789abcdef0"}
@@ -96,17 +96,17 @@ def test_the_lambda_entry_point_builds_from_the_environment(moto_server, key_arn
     lineage = CONTEXT["aws:ebs:id"]
     block = bytes(range(256)) * 2048
     key = keys.block_key(lineage, 3, sha256_b64(block))
-    function._lambda_service.cache_clear()
+    lambda_entry.function.cache_clear()
     try:
-        assert function.lambda_handler(
+        assert lambda_entry.lambda_handler(
             {"op": "create_lineage_key", "lineage_id": lineage, "kms_key_arn": key_arn}, None
         ) == {"data": ""}
-        sealed = function.lambda_handler(
+        sealed = lambda_entry.lambda_handler(
             {"op": "encrypt", "lineage_id": lineage, "object_key": key,
              "data": base64.b64encode(block).decode()}, None
         )
     finally:
-        function._lambda_service.cache_clear()
+        lambda_entry.function.cache_clear()
     stored = moto_server.client("s3").get_object(Bucket=bucket, Key=f"keys/{lineage}")["Body"].read()
     assert json.loads(stored)["KmsKeyArn"] == key_arn
     store = S3BlockStore(moto_server.client("s3"), bucket)

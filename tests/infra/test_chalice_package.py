@@ -302,7 +302,7 @@ def test_policies_name_the_resources_the_stack_creates():
 
 def test_deployment_package_holds_the_app_and_nothing_of_the_tests(merged_dir):
     names = set(zipfile.ZipFile(merged_dir / "deployment.zip").namelist())
-    assert {"app.py", "chalicelib/wiring.py", "chalicelib/encryption/function.py"} <= names
+    assert {"app.py", "chalicelib/wiring.py", "chalicelib/encryption/lambda_entry.py"} <= names
     assert not any(n.startswith(("tests/", "benchmarks/", "infra/", "docs/")) for n in names)
 
 

@@ -44,7 +44,7 @@ import pytest
 from chalicelib import wiring
 from chalicelib.cli.aws_setup import ensure_tables_and_bucket
 from chalicelib.wiring import AwsNames
-from chalicelib.encryption import function as encryption_function
+from chalicelib.encryption import lambda_entry
 from tests.infra import iam_eval
 from tests.infra.moto_process import moto_process
 from tests.servers import ebs_client
@@ -83,10 +83,6 @@ NOT_EXERCISED = {
     ("projector", "TokenSecret", "s3:PutObject"): _FIRST_RUN,
     ("timekeeper", "TokenSecret", "s3:PutObject"): _FIRST_RUN,
     ("encryption", "WrappedDataKeys", "s3:DeleteObject"): "crypto-shredding, which no function code does yet",
-    ("encryption", "CopierSnapshotRecords", "dynamodb:GetItem"): (
-        "Completion.complete reads the record only when the completion already exists "
-        "(a redelivered copy request racing the first)"
-    ),
 }
 
 _BATCH = 1000
@@ -218,8 +214,17 @@ def run(tmp_path_factory):
         runtimes = {}
 
         def as_role(role: str, **aws_args):
-            """Act as ``role``: its runtime installed (built under its name on first use)."""
+            """Act as ``role``: its runtime installed (built under its name on first use).
+
+            The encryption function builds its own few stores and no runtime;
+            none is installed for it, so a call of ``wiring.current()`` from
+            its code would build the whole one and read the token secret,
+            which its policy denies.
+            """
             recorder.role = role
+            if role == "encryption":
+                wiring.install(None)
+                return
             if role not in runtimes:
                 extra = PROD_ENV.get(FUNCTION_OF_ROLE[role], {})
                 saved = {name: os.environ.get(name) for name in extra}
@@ -267,8 +272,7 @@ def run(tmp_path_factory):
             ebs.put_snapshot_block(SnapshotId=snapshot_id, BlockIndex=index, BlockData=data,
                                    DataLength=len(data), Checksum=checksum(data), ChecksumAlgorithm="SHA256")
 
-        encryption_function._lambda_service.cache_clear()
-        encryption_function._lambda_copier.cache_clear()
+        clear_encryption_caches()
         try:
             # The API: a full snapshot, an incremental child, an encrypted copy, one left to time out.
             as_role("api")
@@ -304,10 +308,13 @@ def run(tmp_path_factory):
             [entry] = ebs.list_snapshot_blocks(SnapshotId=sealed_id)["Blocks"]
             got = ebs.get_snapshot_block(SnapshotId=sealed_id, BlockIndex=3, BlockToken=entry["BlockToken"])
             assert got["BlockData"].read() == block("e")
+            # A copy of it too: the copier reads an encrypted source's blocks/, a plain one's shared blobs/.
+            sealed_copy = http("POST", f"/blocksnap/v1/snapshots/{sealed_id}/copy",
+                               {"Encrypted": True, "KmsKeyArn": key_arn})["SnapshotId"]
 
-            # The projector sees the copy request and the stale start; the copier the copy request.
+            # The projector sees the copy requests and the stale start; the copier the copy requests.
             settle()
-            assert deliver("copier", app.copy_encrypted, keep=_is_copy_request) == 1
+            assert deliver("copier", app.copy_encrypted, keep=_is_copy_request) == 2
             settle()  # seals the copy from the copier's events
             as_role("api")
             assert http("GET", f"/blocksnap/v1/snapshots/{copy['SnapshotId']}")["Status"] == "completed"
@@ -315,6 +322,9 @@ def run(tmp_path_factory):
             got = ebs.get_snapshot_block(SnapshotId=copy["SnapshotId"], BlockIndex=entry["BlockIndex"],
                                          BlockToken=entry["BlockToken"])
             assert got["BlockData"].read() == block("a")
+            [entry] = ebs.list_snapshot_blocks(SnapshotId=sealed_copy)["Blocks"]
+            got = ebs.get_snapshot_block(SnapshotId=sealed_copy, BlockIndex=3, BlockToken=entry["BlockToken"])
+            assert got["BlockData"].read() == block("e")
 
             # The timekeeper, with one Timeout minute a millisecond long.
             as_role("timekeeper", minute_seconds=0.001)
@@ -330,7 +340,7 @@ def run(tmp_path_factory):
             copy_keys = [o["Key"] for o in admin_s3.list_objects_v2(
                 Bucket=names.bucket, Prefix=f"blocks/{copy['SnapshotId']}/")["Contents"]]
             sealed = admin_s3.get_object(Bucket=names.bucket, Key=copy_keys[0])["Body"].read()
-            encryption_function._lambda_service.cache_clear()
+            lambda_entry.function.cache_clear()
             as_role("encryption")
             answer = app.encryption({"op": "decrypt", "lineage_id": copy["SnapshotId"], "object_key": copy_keys[0],
                                      "data": base64.b64encode(sealed).decode()}, None)
@@ -339,10 +349,14 @@ def run(tmp_path_factory):
             recorder.role = None
             server.shutdown()
             server.server_close()
-            encryption_function._lambda_service.cache_clear()
-            encryption_function._lambda_copier.cache_clear()
+            clear_encryption_caches()
             wiring.install(saved_runtime)
     return recorder
+
+
+def clear_encryption_caches() -> None:
+    lambda_entry.function.cache_clear()
+    lambda_entry.copy_follower.cache_clear()
 
 
 def policy(role: str) -> dict:
@@ -369,6 +383,14 @@ def test_kms_is_used_only_by_the_encryption_role_and_with_the_ebs_context(run):
     assert {need.action for _, need in kms} == {"kms:GenerateDataKey", "kms:Decrypt"}
     assert {role for role, _ in kms} == {"encryption"}
     assert {need.context for _, need in kms} == {(("kms:EncryptionContextKeys", ("aws:ebs:id",)),)}
+
+
+def test_the_encryption_role_never_touches_the_token_secret_or_the_snapshot_records(run):
+    """The key holder builds no API runtime: no token secret, no read models (its copies write events only)."""
+    encryption = [need for role, need in run.needs if role == "encryption"]
+    assert encryption, "the encryption role made no calls"
+    assert [n for n in encryption if n.resource.endswith("config/token-secret")] == []
+    assert [n for n in encryption if "table/blocksnap-snapshots" in n.resource] == []
 
 
 def test_every_granted_action_is_used_or_explained(run):

@@ -1,4 +1,7 @@
-"""The API's role cannot use KMS or the wrapped data keys; the encryption function's can.
+"""The API's role cannot use KMS or the wrapped data keys; the encryption function's can, and nothing else.
+
+The encryption role, in turn, cannot read the block-token secret: the key
+holder must not be able to mint block tokens.
 
 The policy documents are the deployed ones (``.chalice/policy-*.json``),
 attached to two IAM users on a moto server with IAM enforcement switched on
@@ -27,7 +30,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from chalicelib.adapters.s3_blocks import S3BlockStore
-from chalicelib.encryption.function import EncryptionService
+from chalicelib.encryption.service import EncryptionService
 from chalicelib.encryption.kms import KmsKeyService
 from tests.infra.moto_process import moto_process
 
@@ -37,6 +40,7 @@ LINEAGE = "snap-0123456789abcdef0"
 CONTEXT = {"aws:ebs:id": LINEAGE}
 BLOCK_KEY = f"blocks/{LINEAGE}/000000000-" + "ab" * 32
 WRAPPED_KEY = f"keys/{LINEAGE}"
+TOKEN_SECRET = "config/token-secret"
 
 
 def policy(name: str) -> str:
@@ -53,6 +57,7 @@ def world():
         admin_s3 = moto.client("s3")
         admin_s3.create_bucket(Bucket=BUCKET)
         admin_s3.put_object(Bucket=BUCKET, Key=WRAPPED_KEY, Body=b"wrapped data key")
+        admin_s3.put_object(Bucket=BUCKET, Key=TOKEN_SECRET, Body=b"token secret")
         iam = moto.client("iam")
         clients = {}
         for user in ("api", "encryption"):
@@ -152,6 +157,20 @@ def test_encryption_role_reads_and_writes_wrapped_keys(enforced):
     assert s3.get_object(Bucket=BUCKET, Key=WRAPPED_KEY)["Body"].read() == b"wrapped data key"
     s3.put_object(Bucket=BUCKET, Key=f"keys/{LINEAGE[:-1]}2", Body=b"another")
     s3.delete_object(Bucket=BUCKET, Key=f"keys/{LINEAGE[:-1]}2")
+
+
+def test_encryption_role_is_denied_the_token_secret(enforced):
+    """The object is there (the API role reads it); the encryption role may neither read nor replace it."""
+    api = enforced["clients"]["api"]("s3")
+    assert api.get_object(Bucket=BUCKET, Key=TOKEN_SECRET)["Body"].read() == b"token secret"
+    s3 = enforced["clients"]["encryption"]("s3")
+    for attempt in (
+        lambda: s3.get_object(Bucket=BUCKET, Key=TOKEN_SECRET),
+        lambda: s3.put_object(Bucket=BUCKET, Key=TOKEN_SECRET, Body=b"chosen by the key holder"),
+    ):
+        with pytest.raises(ClientError) as exc:
+            attempt()
+        assert error_code(exc) == "AccessDenied"
 
 
 def test_encryption_service_runs_under_the_encryption_role_only(enforced):

@@ -24,9 +24,10 @@ from chalicelib.domain.events import (
 )
 from chalicelib.domain.snapshot import BLOCK_SIZE, COMPLETED
 from chalicelib.encryption.copier import PROGRESS_EVERY, Copier
-from chalicelib.encryption.function import EncryptionService
+from chalicelib.encryption.service import EncryptionService
 from chalicelib.encryption.local_kms import LocalKeyService
 from chalicelib.ports import EncryptionFunction
+from chalicelib.usecases.write_sink import WriteSink
 
 ARN = "arn:aws:kms:us-east-1:000000000000:key/11111111-2222-3333-4444-555555555555"
 SUB_BLOCK = 4096
@@ -116,7 +117,7 @@ def function(runtime, tmp_path: Path) -> EncryptionService:
 def copier(runtime: wiring.Runtime, encryption: EncryptionFunction) -> Copier:
     return Copier(
         runtime.events, runtime.manifests, runtime.blocks, encryption,
-        runtime.usecases.writes.block_writes.record_full_write, runtime.usecases.completion.complete,
+        WriteSink(runtime.events),
     )
 
 

@@ -13,7 +13,8 @@ from chalicelib.adapters.memory_blocks import MemoryBlockStore
 from chalicelib.domain import keys
 from chalicelib.domain.checksums import sha256_b64
 from chalicelib.domain.errors import CorruptData, DependencyAccessDenied, ValidationError
-from chalicelib.encryption.function import KEY_CACHE_SECONDS, EncryptionService
+from chalicelib.encryption.lambda_entry import answer_invocation
+from chalicelib.encryption.service import KEY_CACHE_SECONDS, EncryptionService
 from chalicelib.encryption.local_kms import LocalKeyService
 
 LINEAGE = "snap-0123456789abcdef0"
@@ -217,18 +218,18 @@ def _request(op: str, data: str | None = None, **fields) -> dict:
 
 
 def test_handle_round_trip(service):
-    created = service.handle({"op": "create_lineage_key", "lineage_id": LINEAGE, "kms_key_arn": ARN})
+    created = answer_invocation(service, {"op": "create_lineage_key", "lineage_id": LINEAGE, "kms_key_arn": ARN})
     assert created == {"data": ""}
-    sealed = service.handle(_request("encrypt", _b64(BLOCK)))
-    opened = service.handle(_request("decrypt", sealed["data"]))
+    sealed = answer_invocation(service, _request("encrypt", _b64(BLOCK)))
+    opened = answer_invocation(service, _request("decrypt", sealed["data"]))
     assert base64.b64decode(opened["data"]) == BLOCK
 
 
 def test_handle_returns_errors_as_data(service):
-    service.handle({"op": "create_lineage_key", "lineage_id": LINEAGE, "kms_key_arn": ARN})
+    answer_invocation(service, {"op": "create_lineage_key", "lineage_id": LINEAGE, "kms_key_arn": ARN})
     sealed = service.encrypt(LINEAGE, OBJECT_KEY, BLOCK)
     tampered = _b64(sealed[:-1] + bytes([sealed[-1] ^ 1]))
-    answer = service.handle(_request("decrypt", tampered))
+    answer = answer_invocation(service, _request("decrypt", tampered))
     assert answer["error"]["type"] == "CorruptData"
     with pytest.raises(CorruptData):
         raise_error(answer["error"])
@@ -245,7 +246,7 @@ def test_handle_returns_errors_as_data(service):
     ],
 )
 def test_handle_refuses_bad_requests(service, request_, reason):
-    error = service.handle(request_)["error"]
+    error = answer_invocation(service, request_)["error"]
     assert error["type"] == "ValidationError"
     assert error["reason"] == reason
 
@@ -255,7 +256,7 @@ def test_handle_names_a_shredded_key(service, store, clock):
     sealed = service.encrypt(LINEAGE, OBJECT_KEY, BLOCK)
     store.delete_prefix(keys.lineage_key(LINEAGE))
     clock.now += KEY_CACHE_SECONDS
-    error = service.handle(_request("decrypt", _b64(sealed)))["error"]
+    error = answer_invocation(service, _request("decrypt", _b64(sealed)))["error"]
     assert error["type"] == "DependencyAccessDenied"
     assert error["reason"] == "DEPENDENCY_ACCESS_DENIED"
     assert "has been deleted" in error["message"]
@@ -267,7 +268,7 @@ def test_handle_hides_unexpected_failures(kms, clock):
             raise OSError("disk on fire at /secret/path")
 
     service = EncryptionService(kms, BrokenStore(), clock)
-    error = service.handle({"op": "create_lineage_key", "lineage_id": LINEAGE, "kms_key_arn": ARN})["error"]
+    error = answer_invocation(service, {"op": "create_lineage_key", "lineage_id": LINEAGE, "kms_key_arn": ARN})["error"]
     assert error["type"] == "InternalError"
     assert "/secret/path" not in error["message"]
     with pytest.raises(RuntimeError, match="encryption function failed"):

@@ -15,7 +15,8 @@ from chalicelib.adapters.memory_blocks import MemoryBlockStore
 from chalicelib.domain import keys
 from chalicelib.domain.checksums import sha256_b64
 from chalicelib.domain.errors import CorruptData, DependencyAccessDenied, DependencyThrottled, ValidationError
-from chalicelib.encryption.function import EncryptionService
+from chalicelib.encryption.lambda_entry import answer_invocation
+from chalicelib.encryption.service import EncryptionService
 from chalicelib.encryption.local_kms import LocalKeyService
 
 LINEAGE = "snap-0123456789abcdef0"
@@ -47,7 +48,7 @@ NAME = "blocksnap-encryption"
 @pytest.fixture
 def fake(tmp_path) -> FakeLambda:
     function = EncryptionService(LocalKeyService(tmp_path / "kms"), MemoryBlockStore())
-    return FakeLambda(lambda event, context: function.handle(event))
+    return FakeLambda(lambda event, context: answer_invocation(function, event))
 
 
 @pytest.fixture

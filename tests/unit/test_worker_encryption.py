@@ -32,9 +32,10 @@ READY = "blocksnap encryption worker ready on "
 class Worker(ServiceProcess):
     """``python -m chalicelib.encryption.worker`` on a data dir; stopped with SIGTERM."""
 
-    def __init__(self, data_dir: Path):
+    def __init__(self, data_dir: Path, socket: Path | None = None):
         super().__init__(
-            [sys.executable, "-m", "chalicelib.encryption.worker", "--data-dir", str(data_dir)],
+            [sys.executable, "-m", "chalicelib.encryption.worker", "--data-dir", str(data_dir)]
+            + (["--socket", str(socket)] if socket else []),
             READY + "(.+)$",
         )
         self.data_dir = data_dir

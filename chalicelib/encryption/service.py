@@ -1,4 +1,4 @@
-"""The encryption function: the only code that ever holds a plaintext data key.
+"""The encryption service: the only code that ever holds a plaintext data key.
 
 Each lineage (a chain of snapshots; a copy starts its own) has one 256-bit
 data key from the key service's GenerateDataKey, under the snapshot's KMS key
@@ -25,32 +25,24 @@ request quota), and the TTL bounds how long a shredded or revoked key lives on.
 Inputs are checked before any storage is touched: lineage ids must be
 snapshot ids and object keys must be block keys of the key scheme, so a caller
 cannot make the function read or write anything else, such as ``keys/``.
+
+It needs a :class:`~chalicelib.ports.KeyService` and the block store, and
+nothing else; the wires that carry requests to it are :mod:`.dispatch`'s.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
-import functools
 import json
-import logging
 import threading
 import time
 from typing import Callable
 
-from .. import wiring
-from ..adapters.dynamodb_stream import record_from_image
-from ..adapters.encryption_wire import CREATE_LINEAGE_KEY, DECRYPT, ENCRYPT, INTERNAL_ERROR, error_body
-from ..adapters.s3_blocks import S3BlockStore
+from ..core.cache import BoundedCache
 from ..domain import keys
 from ..domain.errors import CorruptData, DependencyAccessDenied, ObjectNotFound, ValidationError
-from ..core.cache import BoundedCache
 from ..ports import BlockStore, EncryptionFunction, KeyService
 from .cipher import AeadCipher
-from .copier import Copier
-from .kms import KmsKeyService
-
-log = logging.getLogger(__name__)
 
 KEY_CACHE_LINEAGES = 256
 KEY_CACHE_SECONDS = 300.0
@@ -126,38 +118,6 @@ class EncryptionService(EncryptionFunction):
         aad = object_key.encode("ascii")
         return self._cipher(lineage_id).open(ciphertext, aad, f"block object {object_key}")
 
-    def handle(self, request: dict) -> dict:
-        """The Lambda wire: JSON in and out, bytes as base64 ``data``, errors as data."""
-        try:
-            data = _b64(request.get("data") or "")
-        except ValidationError as exc:
-            return {"error": error_body(exc)}
-        header, answer = self.answer(request, data)
-        return header or {"data": base64.b64encode(answer).decode("ascii")}
-
-    def answer(self, request: dict, data: bytes) -> tuple[dict, bytes]:
-        """Either wire's answer to one request: ``({}, bytes)``, or ``({"error": ...}, b"")``."""
-        try:
-            return {}, self.call(request, data)
-        except Exception as exc:
-            body = error_body(exc)
-            if body["type"] == INTERNAL_ERROR:
-                log.exception("encryption request %r failed", request.get("op"))
-            return {"error": body}, b""
-
-    def call(self, request: dict, data: bytes) -> bytes:
-        """One request of either wire (its fields, and its bytes already decoded)."""
-        op = request.get("op")
-        lineage_id = _field(request, "lineage_id")
-        if op == CREATE_LINEAGE_KEY:
-            self.create_lineage_key(lineage_id, _field(request, "kms_key_arn"))
-            return b""
-        if op == ENCRYPT:
-            return self.encrypt(lineage_id, _field(request, "object_key"), data)
-        if op == DECRYPT:
-            return self.decrypt(lineage_id, _field(request, "object_key"), data)
-        raise ValidationError(f"unknown encryption operation {op!r}")
-
     def _stored_key(self, lineage_id: str) -> bytes | None:
         """The lineage's wrapped data key, or None if it has none."""
         try:
@@ -196,61 +156,3 @@ def _check_lineage(lineage_id: object) -> None:
 def _check_object_key(object_key: object) -> None:
     if not isinstance(object_key, str) or not keys.BLOCK_OBJECT_KEY.fullmatch(object_key):
         raise ValidationError(f"not a block object key: {object_key!r}")
-
-
-def _field(request: dict, name: str) -> str:
-    value = request.get(name)
-    if not isinstance(value, str):
-        raise ValidationError(f"the request lacks {name}")
-    return value
-
-
-def _b64(text: str) -> bytes:
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise ValidationError("data is not valid base64") from None
-
-
-def lambda_handler(event: dict, context: object) -> dict:
-    """The encryption Lambda: an invocation request, or a batch of the event table's stream.
-
-    What it builds from the environment is kept for the life of the execution
-    environment, so the key cache survives between invocations. The bucket and
-    the S3 and KMS endpoints come from :mod:`chalicelib.wiring`
-    (``BLOCKSNAP_BUCKET``, boto3's ``AWS_ENDPOINT_URL_S3`` / ``_KMS``). A copy
-    longer than the Lambda timeout is cut off, and resumes where it stopped
-    when the stream batch is retried.
-    """
-    records = event.get("Records")
-    if records and records[0].get("eventSource") == "aws:dynamodb":
-        copier = _lambda_copier()
-        for record in records:
-            if record.get("eventName") == "INSERT":  # event items are only ever inserted
-                copier.handle(record_from_image(record["dynamodb"]["NewImage"]))
-        return {}
-    return _lambda_service().handle(event)
-
-
-@functools.cache
-def _lambda_service() -> EncryptionService:
-    session = wiring.aws_session()
-    region = wiring.aws_region(session)
-    return EncryptionService(
-        KmsKeyService(session.client("kms", region_name=region)),
-        S3BlockStore(session.client("s3", region_name=region), wiring.aws_names().bucket),
-    )
-
-
-@functools.cache
-def _lambda_copier() -> Copier:
-    """The copier over the cloud runtime (events, manifests, service) that ``wiring`` builds."""
-    runtime = wiring.aws(poll_stream=False)
-    return Copier(
-        runtime.events,
-        runtime.manifests,
-        runtime.blocks,
-        _lambda_service(),
-        runtime.usecases.writes.block_writes.record_full_write,
-        runtime.usecases.completion.complete,
-    )

@@ -1,0 +1,75 @@
+"""What every process blocksnap starts shares: the process it must not outlive, and errors as one line.
+
+The CLI's commands and the encryption worker both need these, so they live
+outside ``cli/``: the worker is part of :mod:`chalicelib.encryption`, which
+``app.py`` imports, and ``cli/`` imports ``app.py`` (its HTTP worker serves
+it), so a worker importing ``cli/`` closed the cycle app → encryption → cli
+→ app. ``tests/unit/test_import_cycles.py`` keeps the packages acyclic.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Callable
+
+from botocore.exceptions import (
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+)
+from pynamodb.exceptions import PynamoDBException
+
+ENV_SUPERVISOR_PID = "BLOCKSNAP_SUPERVISOR_PID"
+
+# What an unreachable, misconfigured or refusing AWS raises: the operator's to
+# fix, so one line says it. Anything else from botocore (a bad parameter, say)
+# is a bug in blocksnap and keeps its traceback.
+AWS_TROUBLE = (
+    ClientError,
+    PynamoDBException,
+    EndpointConnectionError,
+    ConnectTimeoutError,
+    NoCredentialsError,
+    PartialCredentialsError,
+    NoRegionError,
+)
+
+
+def mark_supervisor() -> None:
+    """Name this process, in the environment its children inherit, as the one they must not outlive."""
+    os.environ[ENV_SUPERVISOR_PID] = str(os.getpid())
+
+
+def supervisor() -> int:
+    """The process this one must not outlive: the one named by :func:`mark_supervisor`, else the parent.
+
+    Named rather than taken from ``getppid()``, because a child still starting
+    when its supervisor was killed already has the reaper for its parent.
+    """
+    named = os.environ.get(ENV_SUPERVISOR_PID, "")
+    return int(named) if named.isdigit() else os.getppid()
+
+
+def supervisor_alive(pid: int) -> bool:
+    return os.getppid() == pid
+
+
+class CliError(Exception):
+    """A mistake in the command line or its environment: printed as one line, exit status 1."""
+
+
+def one_line_errors(prog: str, command: Callable[[], int]) -> int:
+    """Run a command; a mistake or AWS trouble ends in one line on stderr and status 1, not a traceback."""
+    try:
+        return command()
+    except CliError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+    except AWS_TROUBLE as exc:
+        print(f"{prog}: AWS: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        return 130
+    return 1
