@@ -18,9 +18,8 @@ import sys
 import threading
 import time
 
-from ..processes import mark_supervisor, supervisor, supervisor_alive
+from ..processes import supervisor, supervisor_alive
 
-__all__ = ["exit_with_supervisor", "mark_supervisor"]  # serve imports mark_supervisor from here
 
 _PR_SET_PDEATHSIG = 1
 

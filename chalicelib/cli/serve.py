@@ -34,7 +34,7 @@ from granian.server import Server
 
 from .. import wiring
 from ..core.periodic import Periodic
-from .lifeline import mark_supervisor
+from ..processes import mark_supervisor
 from .preflight import hold_data_dir, listen_address, url
 
 _READY_TIMEOUT = 60.0

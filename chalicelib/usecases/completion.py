@@ -13,10 +13,10 @@ from typing import Callable
 
 from ..domain import rules
 from ..domain.commands import CompleteSnapshot
-from ..domain.errors import DuplicateEvent, SnapshotNotFound
-from ..domain.events import COMPLETION_KEY, CompletionRequested, EventRecord, lifecycle_stream
+from ..domain.errors import SnapshotNotFound
 from ..domain.snapshot import ERROR, PENDING, Snapshot
 from ..ports import EventStore, ReadModelStore
+from .write_sink import WriteSink
 
 
 class Completion:
@@ -24,6 +24,7 @@ class Completion:
         self.events = events
         self.records = records
         self.clock = clock
+        self.sink = WriteSink(events, clock)
 
     def complete(self, command: CompleteSnapshot) -> str:
         """The snapshot's status as a client may see it: pending, completed or error."""
@@ -31,16 +32,11 @@ class Completion:
         snapshot = self.events.snapshot(command.snapshot_id)
         if snapshot is None or snapshot.deleted is not None:
             raise SnapshotNotFound(command.snapshot_id)
-        if snapshot.completion is None and snapshot.status == PENDING:
-            event = CompletionRequested(
-                command.snapshot_id, command.changed_blocks_count, command.checksum, round(self.clock(), 3)
-            )
-            try:
-                self.events.append([EventRecord(lifecycle_stream(command.snapshot_id), COMPLETION_KEY, event)])
-                return PENDING
-            except DuplicateEvent:
-                snapshot = self.events.snapshot(command.snapshot_id)
-                assert snapshot is not None
+        if self.sink.append_completion(snapshot, command.changed_blocks_count, command.checksum):
+            return PENDING
+        if snapshot.completion is None and snapshot.status == PENDING:  # a racing request appended first
+            snapshot = self.events.snapshot(command.snapshot_id)
+            assert snapshot is not None
         return self._visible_status(snapshot)
 
     def _visible_status(self, snapshot: Snapshot) -> str:

@@ -6,12 +6,11 @@ store and nothing else of the API: no read models, no token minter, no
 use case that could answer a client. It appends the same events, with the
 same concurrency control, as PutSnapshotBlock and CompleteSnapshot.
 
-A block write is :class:`~.writes.BlockWrites`'s, the API's own append path.
-:meth:`WriteSink.request_completion` duplicates the append half of
-:meth:`.completion.Completion.complete`, without its request checks and its
-visible-status answer, which need the read models (and the copier's role
-may not read them): extracting that half from ``Completion`` into a
-records-free class, as ``BlockWrites`` is for writes, would remove it.
+A block write is :class:`~.writes.BlockWrites`'s, the API's own append path;
+a completion is :meth:`WriteSink.append_completion`, which
+:class:`~.completion.Completion` calls too, around its request checks and its
+visible-status answer (those need the read models, which the copier's role
+may not read).
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ import time
 from typing import Callable
 
 from ..domain.events import COMPLETION_KEY, CompletionRequested, EventRecord, lifecycle_stream
-from ..domain.snapshot import PENDING
+from ..domain.snapshot import PENDING, Snapshot
 from ..ports import EventStore
 from .writes import BlockWrites
 
@@ -42,7 +41,11 @@ class WriteSink:
         index order, which the sealer verifies before it seals.
         """
         snapshot = self.events.snapshot(snapshot_id)
-        if snapshot is None or snapshot.completion is not None or snapshot.status != PENDING:
+        return snapshot is not None and self.append_completion(snapshot, changed_blocks_count, linear_checksum)
+
+    def append_completion(self, snapshot: Snapshot, changed_blocks_count: int, checksum: str | None) -> bool:
+        """Append the snapshot's one CompletionRequested; False if it has one already or has an outcome."""
+        if snapshot.completion is not None or snapshot.status != PENDING:
             return False
-        event = CompletionRequested(snapshot_id, changed_blocks_count, linear_checksum, round(self.clock(), 3))
-        return self.events.append_once([EventRecord(lifecycle_stream(snapshot_id), COMPLETION_KEY, event)])
+        event = CompletionRequested(snapshot.snapshot_id, changed_blocks_count, checksum, round(self.clock(), 3))
+        return self.events.append_once([EventRecord(lifecycle_stream(snapshot.snapshot_id), COMPLETION_KEY, event)])

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # granian worker, arms its lifeline only after that.
 _SUPERVISOR = """
 import os, subprocess, sys
-from chalicelib.cli.lifeline import mark_supervisor
+from chalicelib.processes import mark_supervisor
 mark_supervisor()
 subprocess.Popen([sys.executable, "-c", sys.argv[1], sys.argv[2]])
 os._exit(0)
