@@ -38,7 +38,7 @@ from pathlib import Path
 from .. import wiring
 from ..adapters.encryption_wire import recv_frame, send_frame
 from ..cli.lifeline import supervisor, supervisor_alive
-from ..cli.preflight import one_line_errors
+from ..cli.preflight import keep_private, one_line_errors
 from ..ports import KeyService
 from ..projections.runner import BatchSource, LogSource
 from .copier import Copier
@@ -213,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         help="stop when the process that started this one dies (blocksnap serve, even when killed)",
     )
     args = parser.parse_args(argv)
+    keep_private()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     data_dir = wiring.data_dir(args.data_dir)
     socket_path = args.socket or data_dir / SOCKET_NAME
