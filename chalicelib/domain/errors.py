@@ -81,6 +81,10 @@ class RequestTooLarge(BlocksnapError):
     """The body is longer than any operation accepts; it is refused before it is read."""
 
 
+class BodyTimeout(BlocksnapError):
+    """The body did not arrive in time (a stalled or trickling client); safe to send again."""
+
+
 class InvalidBlock(ValidationError):
     reason = "INVALID_BLOCK"
 

@@ -29,6 +29,8 @@ _TABLE: list[tuple[type[Exception], int, str, str, bool]] = [
     (e.MethodNotAllowed, 405, "UnknownOperationException", _CORAL_SERVICE_NS, True),
     (e.UnknownOperation, 404, "UnknownOperationException", _CORAL_SERVICE_NS, True),
     (e.RequestTooLarge, 413, "SerializationException", _CORAL_SERVICE_NS, True),
+    # botocore retries RequestTimeoutException as a transient error.
+    (e.BodyTimeout, 408, "RequestTimeoutException", _CORAL_SERVICE_NS, True),
     (e.ValidationError, 400, "ValidationException", _SERVICE_NS, False),
     (e.SnapshotNotFound, 404, "ResourceNotFoundException", _SERVICE_NS, False),
     (e.ChecksumMismatch, 403, "InvalidSignatureException", _CORAL_SERVICE_NS, True),

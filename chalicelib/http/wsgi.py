@@ -13,6 +13,8 @@ bytes too (:data:`~chalicelib.http.gateway.RAW_BODY_MARK`).
 from __future__ import annotations
 
 import base64
+import io
+import threading
 import uuid
 from http import HTTPStatus
 from typing import Any, Callable, Iterable
@@ -22,6 +24,7 @@ from chalice.local import RouteMatcher
 
 from ..domain.errors import (
     BlocksnapError,
+    BodyTimeout,
     MethodNotAllowed,
     RequestTooLarge,
     SerializationError,
@@ -32,6 +35,9 @@ from .gateway import RAW_BODY_MARK
 
 # A block (512 KiB) is the largest body any operation takes; JSON documents are far smaller.
 MAX_BODY = 1024 * 1024
+# How long a body may take to arrive: a 512 KiB block needs 30 s only below
+# about 17 KiB/s; a client stalled or trickling longer is answered 408.
+BODY_SECONDS = 30.0
 
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
 
@@ -129,13 +135,40 @@ def request_body(environ: dict) -> bytes:
         length = int(declared)
         if length > MAX_BODY:
             raise RequestTooLarge(f"The request body of {length} bytes is larger than {MAX_BODY} bytes")
-        return stream.read(length) if length > 0 else b""
+        return _read_within(stream, length, BODY_SECONDS) if length > 0 else b""
     if not environ.get("wsgi.input_terminated") or "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
         return b""  # HTTP/1.1: no Content-Length and no chunked encoding is no body (every GET)
-    body = stream.read(MAX_BODY + 1)
+    body = _read_within(stream, MAX_BODY + 1, BODY_SECONDS)
     if len(body) > MAX_BODY:
         raise RequestTooLarge(f"The request body is larger than {MAX_BODY} bytes")
     return body
+
+
+def _read_within(stream, size: int, seconds: float) -> bytes:
+    """``stream.read(size)``, or BodyTimeout once ``seconds`` have passed.
+
+    granian's ``read`` cannot be interrupted or given a timeout, so it runs
+    on a thread of its own: the caller's thread is free again at the
+    deadline, the reading thread ends when the client sends or hangs up.
+    """
+    if isinstance(stream, io.BytesIO):  # already in memory (read by the HTTP worker first): cannot stall
+        return stream.read(size)
+    result: list = []
+
+    def read() -> None:
+        try:
+            result.append(stream.read(size))
+        except BaseException as exc:  # handed to the caller's thread
+            result.append(exc)
+
+    reader = threading.Thread(target=read, name="blocksnap-body-read", daemon=True)
+    reader.start()
+    reader.join(seconds)
+    if not result:
+        raise BodyTimeout(f"The request body did not arrive within {seconds:.0f} seconds")
+    if isinstance(result[0], BaseException):
+        raise result[0]
+    return result[0]
 
 
 def _params(route: str) -> list[str]:
