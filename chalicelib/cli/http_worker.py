@@ -53,6 +53,10 @@ class WholeBodiesFirst:
 
 def create_app() -> WholeBodiesFirst:
     exit_with_supervisor()
+    # Out of the terminal's process group: a Ctrl-C reaches serve alone, which
+    # stops this worker with one SIGTERM. granian's worker could hang in its
+    # shutdown when both signals arrived (issue 12: 3 of 8 Ctrl-Cs).
+    os.setpgid(0, 0)
     runtime_for(
         os.environ[wiring.ENV_BACKEND],
         Path(os.environ[wiring.ENV_DATA_DIR]),

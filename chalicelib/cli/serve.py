@@ -189,6 +189,7 @@ def start_worker(data_dir: Path, backend: str, lock_fd: int, timeout: float = 60
         stdout=subprocess.PIPE,
         text=True,
         pass_fds=[lock_fd],
+        start_new_session=True,  # a terminal's Ctrl-C reaches serve, which stops the worker last, in order
     )
     assert worker.stdout is not None
     try:
