@@ -15,9 +15,11 @@ import threading
 from pathlib import Path
 from typing import Sequence
 
-from ..domain.errors import DuplicateEvent
+from ..domain.errors import DuplicateEvent, StorageFull
 from ..domain.events import Event, EventRecord
 from ..ports import EventFeed, EventStore
+
+_SQLITE_FULL = 13  # "database or disk is full": nothing of the transaction was committed
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -120,6 +122,8 @@ class SQLiteEventStore(EventStore, EventFeed):
         except BaseException as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+            if getattr(exc, "sqlite_errorcode", None) == _SQLITE_FULL:
+                exc = StorageFull("The event table is out of space")
             for pending in batch:
                 pending.error = pending.error or exc
         finally:

@@ -40,6 +40,7 @@ from granian.log import LogLevels
 from granian.server import Server
 
 from .. import wiring
+from ..adapters.durable_files import remove_temporary_files
 from .lifeline import mark_supervisor
 from .preflight import hold_data_dir, listen_address, url
 
@@ -83,6 +84,8 @@ def serve(
     with hold_data_dir(data_dir, "serve", wait_seconds=_LOCK_WAIT) as lock:
         ip, port = listen_address(host, port)  # fail early; checked again when granian binds
         mark_supervisor()
+        if backend == "embedded" and (removed := remove_temporary_files(data_dir)):
+            log.info("removed %d temporary files left by interrupted writes", removed)
         previous = signal.signal(signal.SIGTERM, _leave_on_sigterm)  # until granian installs its own
         try:
             worker = Supervised(lambda: start_worker(data_dir, backend, lock.fileno()))

@@ -37,6 +37,8 @@ _TABLE: list[tuple[type[Exception], int, str, str, bool]] = [
     (e.IdempotencyConflict, 409, "ConflictException", _SERVICE_NS, False),
     (e.AccessDenied, 403, "AccessDeniedException", _SERVICE_NS, False),
     (e.DependencyThrottled, 400, "RequestThrottledException", _SERVICE_NS, False),
+    # A 503 is retried by every AWS SDK; the message says what ran out.
+    (e.StorageFull, 503, "ServiceUnavailableException", _CORAL_SERVICE_NS, True),
     (e.CorruptData, 500, "InternalServerException", _SERVICE_NS, False),
 ]
 
