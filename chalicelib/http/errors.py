@@ -43,6 +43,15 @@ _TABLE: list[tuple[type[Exception], int, str, str, bool]] = [
 ]
 
 
+# The model's ErrorMessage is at most 256 characters; a message that echoes a
+# long client value is cut to that, marked with an ellipsis.
+MESSAGE_MAX = 256
+
+
+def _cut(message: str) -> str:
+    return message if len(message) <= MESSAGE_MAX else message[: MESSAGE_MAX - 3] + "..."
+
+
 def error_response(exc: Exception) -> tuple[int, dict[str, str], bytes]:
     for cls, status, code, namespace, lower in _TABLE:
         if isinstance(exc, cls):
@@ -53,7 +62,7 @@ def error_response(exc: Exception) -> tuple[int, dict[str, str], bytes]:
         exc = e.BlocksnapError("An internal error occurred; it has been logged.")
     if isinstance(exc, e.CorruptData):
         log.error("corrupt data: %s", exc)
-    message = getattr(exc, "message", str(exc))
+    message = _cut(getattr(exc, "message", str(exc)))
     body: dict = {"message": message} if lower else {"Message": message}
     reason = getattr(exc, "reason", None)
     if not lower and reason is not None:

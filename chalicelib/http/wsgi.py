@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 import threading
 import uuid
 from http import HTTPStatus
@@ -40,6 +41,13 @@ MAX_BODY = 1024 * 1024
 BODY_SECONDS = 30.0
 
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
+# What urlsplit, inside Chalice's route matcher, drops without a word: matched
+# as they are, ``…/blocks/1%0a`` (decoded to ``1\n``) would be block 1.
+_UNSAFE_IN_URL = re.compile(r"[\t\r\n]")
+
+
+def _percent_encoded(match: re.Match) -> str:
+    return f"%{ord(match.group()):02X}"
 
 
 class ChaliceWSGI:
@@ -98,7 +106,7 @@ class ChaliceWSGI:
 
     def _route(self, path: str, method: str):
         try:
-            match = self.matcher.match_route(path)
+            match = self.matcher.match_route(_UNSAFE_IN_URL.sub(_percent_encoded, path))
         except ValueError:
             raise UnknownOperation(f"No operation is served at {path}") from None
         methods = self.app.routes[match.route]
@@ -129,12 +137,15 @@ def request_body(environ: dict) -> bytes:
     """
     stream = environ["wsgi.input"]
     declared = environ.get("CONTENT_LENGTH")
+    if declared and environ.get("HTTP_TRANSFER_ENCODING"):
+        # Two framings of one body are how requests are smuggled past a proxy (RFC 9112 §6.1).
+        raise SerializationError("A request must not carry both Content-Length and Transfer-Encoding")
     if declared:
-        if not declared.isdigit():
+        if not re.fullmatch(r"[0-9]+", declared):
             raise SerializationError(f"Content-Length {declared!r} is not a number")
+        if len(declared.lstrip("0")) > len(str(MAX_BODY)) or int(declared) > MAX_BODY:
+            raise RequestTooLarge(f"The request body of {declared} bytes is larger than {MAX_BODY} bytes")
         length = int(declared)
-        if length > MAX_BODY:
-            raise RequestTooLarge(f"The request body of {length} bytes is larger than {MAX_BODY} bytes")
         return _read_within(stream, length, BODY_SECONDS) if length > 0 else b""
     if not environ.get("wsgi.input_terminated") or "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
         return b""  # HTTP/1.1: no Content-Length and no chunked encoding is no body (every GET)
@@ -165,7 +176,7 @@ def _read_within(stream, size: int, seconds: float) -> bytes:
     reader.start()
     reader.join(seconds)
     if not result:
-        raise BodyTimeout(f"The request body did not arrive within {seconds:.0f} seconds")
+        raise BodyTimeout(f"The request body did not arrive within {seconds:g} seconds")
     if isinstance(result[0], BaseException):
         raise result[0]
     return result[0]
