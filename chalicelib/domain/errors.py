@@ -51,6 +51,9 @@ class ConstraintViolation(ValidationError):
         return error
 
 
+_SHOWN_MAX = 100
+
+
 def _violation(member: str, value: object, constraint: str) -> str:
     if value is None:
         shown = "null"
@@ -58,6 +61,8 @@ def _violation(member: str, value: object, constraint: str) -> str:
         shown = str(value).lower()
     else:
         shown = str(value)
+    if len(shown) > _SHOWN_MAX:  # so that the constraint still fits in a message of 256 characters
+        shown = shown[:_SHOWN_MAX] + "..."
     return f"Value '{shown}' at '{member}' failed to satisfy constraint: {constraint}"
 
 

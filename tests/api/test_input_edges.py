@@ -39,8 +39,8 @@ def test_input_edges_are_client_errors(edge_server):
         assert len(answer.json()["message"]) <= 256, where
     assert "at 'blockIndex'" in answers["newline"].json()["message"]
 
-    long_id = requests.get(f"{url}/blocksnap/v1/snapshots/snap-{'0' * 3000}")
-    assert long_id.status_code == 400 and len(long_id.json()["message"]) == 256
+    echoed = requests.post(f"{url}/snapshots", json={"VolumeSize": 1}, headers={"x-blocksnap-sub-block-size": "9" * 3000})
+    assert echoed.status_code == 400 and len(echoed.json()["Message"]) == 256, echoed.text
 
 
 def test_a_request_with_two_framings_gets_no_second_request_on_its_connection(edge_server):

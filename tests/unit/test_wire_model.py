@@ -144,7 +144,7 @@ def test_a_number_is_its_digits_and_nothing_around_them(index):
 @pytest.mark.parametrize(
     ("exc", "key"),
     [
-        (ConstraintViolation("snapshotId", "x" * 5000, "Member must have length less than or equal to 64"), "message"),
+        (ConstraintViolation.many([(f"member{n}", "x" * 90, "Member must be a number") for n in range(3)]), "message"),
         (SerializationError("y" * 300), "message"),
         (InvalidSnapshotId("z" * 300), "Message"),
     ],
@@ -152,3 +152,8 @@ def test_a_number_is_its_digits_and_nothing_around_them(index):
 def test_a_message_echoing_a_long_value_is_cut_to_the_models_256_characters(exc, key):
     message = json.loads(error_response(exc)[2])[key]
     assert len(message) == 256 and message.endswith("...")
+
+
+def test_a_violation_shows_a_long_value_shortened_so_that_its_constraint_still_fits():
+    message = json.loads(error_response(ConstraintViolation("clientToken", "x" * 5000, "Member must be short"))[2])["message"]
+    assert len(message) <= 256 and message.endswith("at 'clientToken' failed to satisfy constraint: Member must be short")
