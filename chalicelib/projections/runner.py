@@ -15,6 +15,7 @@ import logging
 import threading
 from typing import Callable, Protocol, Sequence
 
+from ..domain.errors import StorageFull
 from ..domain.events import EventRecord
 from ..ports import EventFeed, ReadModelStore
 from .sealing import ManifestProjection, Sealer
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT = "projector"
 BATCH = 1000
+FULL_RETRY_SECONDS = 5.0
 
 
 class BatchSource(Protocol):
@@ -99,6 +101,9 @@ class Projector:
                         since_sweep = 0.0
                         if self.timekeeper.sweep():
                             continue
+                except StorageFull as exc:  # the operator's to fix: one line a while, not a traceback a poll
+                    log.warning("projector paused: %s; retrying in %.0f s", exc, FULL_RETRY_SECONDS)
+                    self._stop.wait(FULL_RETRY_SECONDS)
                 except Exception:
                     log.exception("projector batch failed; retrying")
                 self._stop.wait(poll_seconds)
