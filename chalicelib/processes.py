@@ -73,3 +73,13 @@ def one_line_errors(prog: str, command: Callable[[], int]) -> int:
     except KeyboardInterrupt:
         return 130
     return 1
+
+
+def keep_private() -> None:
+    """Create every later file and directory readable by this user only (umask 077).
+
+    The data dir holds every snapshot's bytes, the token key and the event
+    table; the umask is inherited by the HTTP and encryption workers, so it
+    covers the files SQLite makes on its own too (``-wal``, ``-shm``).
+    """
+    os.umask(0o077)

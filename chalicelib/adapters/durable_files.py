@@ -1,4 +1,4 @@
-"""Durable files in the data dir: directory entries made durable, and secrets created once.
+"""Durable files in the data dir: directory entries made durable, secrets created once, a full disk named.
 
 A secret (the token key, the local master key) is created once, whole,
 readable by its owner only. Several processes may start at once on a fresh data dir (granian's workers,
@@ -9,9 +9,38 @@ wins, nobody ever reads a partial secret, and everybody uses the winner's.
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 from pathlib import Path
+
+from ..domain.errors import StorageFull
+
+# A temporary file's name: ``.tmp-<hex>`` (block store) or ``.<name>.tmp-<pid>-<hex>`` (secrets).
+TEMPORARY_MARK = ".tmp-"
+_OUT_OF_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+
+def out_of_space(exc: OSError, what: str) -> OSError | StorageFull:
+    """StorageFull naming ``what`` for a full disk or quota, else the error itself, for the caller to raise."""
+    if exc.errno in _OUT_OF_SPACE:
+        return StorageFull(f"The {what} is out of space")
+    return exc
+
+
+def remove_temporary_files(directory: Path) -> int:
+    """Remove what interrupted writes left below ``directory`` (a crash, a full disk); how many.
+
+    Only safe while nothing writes there: ``serve`` runs it holding the data
+    dir, before any worker starts.
+    """
+    removed = 0
+    for dirpath, _dirnames, filenames in os.walk(directory):
+        for name in filenames:
+            if name.startswith(".") and TEMPORARY_MARK in name:
+                Path(dirpath, name).unlink(missing_ok=True)
+                removed += 1
+    return removed
 
 
 def fsync_dir(directory: Path) -> None:

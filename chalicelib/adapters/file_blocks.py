@@ -2,7 +2,9 @@
 
 A put writes a temporary file beside the target, fsyncs it, renames it into
 place and fsyncs the directory, so an object is either absent or whole, and an
-event that names it is only appended after it is durable. Keys come from
+event that names it is only appended after it is durable. A write that fails
+removes its temporary file; a full disk is StorageFull, which the client may
+retry once space returns. Keys come from
 :mod:`chalicelib.domain.keys` and are checked again here so that no key can
 climb out of the store's root.
 """
@@ -19,7 +21,7 @@ from typing import Iterator
 from ..domain.errors import ObjectNotFound
 from ..domain.keys import check_key
 from ..ports import BlockStore
-from .durable_files import fsync_dir
+from .durable_files import TEMPORARY_MARK, fsync_dir, out_of_space
 
 
 class FileBlockStore(BlockStore):
@@ -32,22 +34,31 @@ class FileBlockStore(BlockStore):
         return self.root / check_key(key)
 
     def put(self, key: str, data: bytes) -> None:
-        path = self._path(key)
+        try:
+            self._put(self._path(key), data)
+        except OSError as exc:
+            raise out_of_space(exc, "block store") from exc
+
+    def _put(self, path: Path, data: bytes) -> None:
         directory = path.parent
         if not directory.is_dir():
             self._make_dirs(directory)
-        tmp = directory / f".tmp-{uuid.uuid4().hex}"
+        tmp = directory / f"{TEMPORARY_MARK}{uuid.uuid4().hex}"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            if self._durable:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
+            try:
+                view = memoryview(data)
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
+                if self._durable:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         if self._durable:
             fsync_dir(directory)
 
@@ -109,7 +120,7 @@ class FileBlockStore(BlockStore):
                 continue
             for name in filenames:
                 key = rel_dir + name
-                if key.startswith(prefix) and not name.startswith(".tmp-"):
+                if key.startswith(prefix) and not name.startswith(TEMPORARY_MARK):
                     found.append(key)
         return iter(sorted(found))
 

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
-from ..domain.errors import DuplicateEvent
+from ..domain.errors import DuplicateEvent, StorageFull
 from ..domain.events import Event, EventRecord
 from ..ports import EventFeed, EventStore
+
+_SQLITE_FULL = 13  # "database or disk is full": nothing of the transaction was committed
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -31,9 +34,36 @@ CREATE TABLE IF NOT EXISTS events (
 """
 
 
-def connect(path: Path, synchronous: str = "FULL") -> sqlite3.Connection:
+@contextmanager
+def _full_is_storage_full(contents: str) -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        if exc.sqlite_errorcode == _SQLITE_FULL:
+            raise StorageFull(f"The {contents} is out of space") from exc
+        raise
+
+
+class _Connection(sqlite3.Connection):
+    """A connection on which a full disk is StorageFull, named after what the file holds."""
+
+    contents = "database"
+
+    def execute(self, *args):
+        with _full_is_storage_full(self.contents):
+            return super().execute(*args)
+
+    def executemany(self, *args):
+        with _full_is_storage_full(self.contents):
+            return super().executemany(*args)
+
+
+def connect(path: Path, synchronous: str = "FULL", contents: str = "database") -> sqlite3.Connection:
     """A connection with the pragmas every blocksnap SQLite file uses."""
-    conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect(
+        str(path), timeout=30, isolation_level=None, check_same_thread=False, factory=_Connection
+    )
+    conn.contents = contents
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={synchronous}")
     conn.execute("PRAGMA busy_timeout=30000")
@@ -43,19 +73,20 @@ def connect(path: Path, synchronous: str = "FULL") -> sqlite3.Connection:
 class ThreadLocalConnections:
     """One connection per thread to one SQLite file, created on first use."""
 
-    def __init__(self, path: Path, schema: str, synchronous: str = "FULL"):
+    def __init__(self, path: Path, schema: str, synchronous: str = "FULL", contents: str = "database"):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._synchronous = synchronous
-        conn = connect(self.path, synchronous)
+        self._contents = contents
+        conn = connect(self.path, synchronous, contents)
         conn.executescript(schema)
         conn.close()
 
     def get(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = connect(self.path, self._synchronous)
+            conn = connect(self.path, self._synchronous, self._contents)
             self._local.conn = conn
         return conn
 
@@ -81,7 +112,7 @@ class SQLiteEventStore(EventStore, EventFeed):
     """
 
     def __init__(self, path: Path):
-        self._conns = ThreadLocalConnections(path, _SCHEMA)
+        self._conns = ThreadLocalConnections(path, _SCHEMA, contents="event table")
         self._lock = threading.Lock()
         self._queue: list[_Append] = []
         self._leading = False

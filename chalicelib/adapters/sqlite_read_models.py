@@ -32,7 +32,7 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 
 class SQLiteReadModelStore(ReadModelStore):
     def __init__(self, path: Path):
-        self._conns = ThreadLocalConnections(path, _SCHEMA, synchronous="NORMAL")
+        self._conns = ThreadLocalConnections(path, _SCHEMA, synchronous="NORMAL", contents="read-model table")
 
     def get_snapshot(self, snapshot_id):
         row = self._conns.get().execute(

@@ -2,25 +2,61 @@
 
 granian spawns each worker as a fresh interpreter and calls :func:`create_app`
 there, so everything a worker needs comes from the environment ``serve`` set
-up (backend, data dir, minute length). The projector and the encryption
-worker belong to ``serve``'s own process; a worker only answers requests.
+up (backend, data dir, minute length, request threads). The projector and the
+encryption worker belong to ``serve``'s own process; a worker only answers
+requests.
 
 A worker dies with ``serve`` (:mod:`.lifeline`).
 """
 
 from __future__ import annotations
 
+import io
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Callable, Iterable
 
 from .. import wiring
-from ..http.wsgi import ChaliceWSGI
+from ..domain.errors import BlocksnapError
+from ..http.wsgi import ChaliceWSGI, request_body
 from .lifeline import exit_with_supervisor
-from .serve import runtime_for
+from .serve import ENV_REQUEST_THREADS, runtime_for
 
 
-def create_app() -> ChaliceWSGI:
+class WholeBodiesFirst:
+    """Runs the app on its own ``threads`` threads, and only for requests whose body has arrived.
+
+    granian hands a request to one of its blocking threads as soon as the
+    headers are in, and its ``wsgi.input`` waits for the body with no time
+    limit (granian has a header read timeout, none for bodies). Were the app
+    run on those threads, a few clients that send headers and then stall
+    would hold every one of them. So granian's pool is sized for waiting
+    (``serve`` gives it :data:`~chalicelib.cli.serve.BODY_WAITERS` more threads
+    than the app's), the body is read there, within
+    :data:`~chalicelib.http.wsgi.BODY_SECONDS`, and only then is the request
+    queued for the app, whose threads hold the per-thread SQLite and socket
+    connections and are never kept waiting by a client.
+    """
+
+    def __init__(self, app: ChaliceWSGI, threads: int):
+        self.app = app
+        self.pool = ThreadPoolExecutor(threads, thread_name_prefix="blocksnap-request")
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        try:
+            environ["wsgi.input"] = io.BytesIO(request_body(environ))
+        except BlocksnapError as exc:
+            return self.app._error(exc, start_response)  # the same AWS shape as every refusal
+        return self.pool.submit(self.app, environ, start_response).result()
+
+
+def create_app() -> WholeBodiesFirst:
     exit_with_supervisor()
+    # Out of the terminal's process group: a Ctrl-C reaches serve alone, which
+    # stops this worker with one SIGTERM. granian's worker could hang in its
+    # shutdown when both signals arrived (issue 12: 3 of 8 Ctrl-Cs).
+    os.setpgid(0, 0)
     runtime_for(
         os.environ[wiring.ENV_BACKEND],
         Path(os.environ[wiring.ENV_DATA_DIR]),
@@ -28,5 +64,4 @@ def create_app() -> ChaliceWSGI:
     )
     from app import app  # the Chalice app reads the installed runtime
 
-    return ChaliceWSGI(app)
-
+    return WholeBodiesFirst(ChaliceWSGI(app), int(os.environ[ENV_REQUEST_THREADS]))

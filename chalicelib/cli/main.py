@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable, TypeVar
 
 from .. import wiring
-from ..processes import CliError, one_line_errors
+from ..processes import CliError, keep_private, one_line_errors
 from .preflight import port_number, positive_integer
 
 ENV_PROCESSES = "BLOCKSNAP_PROCESSES"
@@ -122,6 +122,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    keep_private()
     return one_line_errors("blocksnap", lambda: _run(args))
 
 

@@ -24,11 +24,21 @@ LOCK_FILE = "blocksnap.lock"
 
 
 def _make_data_dir(path: Path) -> None:
-    """Create the data dir if missing; a path that cannot hold one is a CliError."""
+    """Create the data dir (0700) if missing; a path that cannot hold one is a CliError.
+
+    An existing data dir that other users can enter is tightened, with a
+    warning: closing the directory closes everything below it, including
+    files written before the umask was set.
+    """
     if path.exists() and not path.is_dir():
         raise CliError(f"the data dir {path} is not a directory")
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            os.chmod(path, mode & 0o700)
+            print(f"blocksnap: warning: the data dir {path} was open to other users (mode {mode:04o}); "
+                  f"it is now {mode & 0o700:04o}", file=sys.stderr)
     except OSError as exc:
         raise CliError(f"cannot create the data dir {path}: {exc.strerror or exc}") from exc
 

@@ -9,10 +9,16 @@ Performance). Each worker is a fresh process that builds its own runtime
 (:mod:`.http_worker`). This process only supervises:
 it follows the event log with the projector, starts the encryption worker,
 and prints the ready line once a worker answers. SIGINT and SIGTERM let the
-workers finish their in-flight requests; then the projector drains what was
-appended and stops, and the encryption worker is stopped last. The
+workers finish their in-flight requests for up to :data:`STOP_SECONDS`
+(then granian kills them: every acknowledged write is already durable, and
+a stalled client must not keep ``serve`` alive); then the projector drains
+what was appended and stops, and the encryption worker is stopped last. The
 encryption worker is a separate process so that no process that parses
 client requests ever holds key material.
+
+A worker that dies is replaced and the event logged: granian respawns an
+HTTP worker (``respawn_failed_workers``), and :class:`Supervised` starts the
+encryption worker again.
 """
 
 from __future__ import annotations
@@ -27,18 +33,34 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 from granian.constants import Interfaces
 from granian.log import LogLevels
 from granian.server import Server
 
 from .. import wiring
+from ..adapters.durable_files import remove_temporary_files
 from ..core.periodic import Periodic
 from ..processes import mark_supervisor
 from .preflight import hold_data_dir, listen_address, url
 
+log = logging.getLogger(__name__)
+
+ENV_REQUEST_THREADS = "BLOCKSNAP_REQUEST_THREADS"
+
 _READY_TIMEOUT = 60.0
 _LOCK_WAIT = 5.0
+# How long a stop waits for an HTTP worker's in-flight requests: a block is
+# answered in milliseconds, so only a stalled client or a hung worker is cut.
+STOP_SECONDS = 3
+# Threads of granian's own pool per worker beyond the app's, for requests
+# whose body is still arriving (:class:`~chalicelib.cli.http_worker.WholeBodiesFirst`):
+# so many clients may stall at once before a normal one waits behind them.
+BODY_WAITERS = 256
+# Pause before starting a dead encryption worker again, so that one that
+# cannot start does not spin.
+_RESTART_DELAY = 1.0
 
 
 def serve(
@@ -63,13 +85,15 @@ def serve(
     with hold_data_dir(data_dir, "serve", wait_seconds=_LOCK_WAIT) as lock:
         ip, port = listen_address(host, port)  # fail early; checked again when granian binds
         mark_supervisor()
+        if backend == "embedded" and (removed := remove_temporary_files(data_dir)):
+            log.info("removed %d temporary files left by interrupted writes", removed)
         previous = signal.signal(signal.SIGTERM, _leave_on_sigterm)  # until granian installs its own
         try:
-            worker = start_worker(data_dir, backend, lock.fileno())
+            worker = Supervised(lambda: start_worker(data_dir, backend, lock.fileno()))
             try:
                 _serve_api(host, port, data_dir, threads, minute_seconds, backend, processes)
             finally:
-                stop_worker(worker)
+                worker.stop()
         finally:
             signal.signal(signal.SIGTERM, previous)
     print("blocksnap stopped", flush=True)
@@ -112,6 +136,7 @@ def _serve_api(
             wiring.ENV_BACKEND: backend,
             wiring.ENV_DATA_DIR: str(data_dir),
             wiring.ENV_MINUTE_SECONDS: str(minute_seconds),
+            ENV_REQUEST_THREADS: str(threads),
         })
         ip, port = listen_address(host, port)  # starting took seconds: the port may have been taken since
         server = Server(
@@ -121,7 +146,9 @@ def _serve_api(
             interface=Interfaces.WSGI,
             factory=True,
             workers=processes,
-            blocking_threads=threads,
+            blocking_threads=threads + BODY_WAITERS,
+            respawn_failed_workers=True,
+            workers_kill_timeout=STOP_SECONDS,
             log_level=LogLevels.warning,
         )
         logging.getLogger("_granian").addFilter(_without_thread_count_warning)
@@ -183,6 +210,7 @@ def start_worker(data_dir: Path, backend: str, lock_fd: int, timeout: float = 60
         stdout=subprocess.PIPE,
         text=True,
         pass_fds=[lock_fd],
+        start_new_session=True,  # a terminal's Ctrl-C reaches serve, which stops the worker last, in order
     )
     assert worker.stdout is not None
     try:
@@ -197,6 +225,36 @@ def start_worker(data_dir: Path, backend: str, lock_fd: int, timeout: float = 60
         stop_worker(worker)
         raise
     return worker
+
+
+class Supervised:
+    """The encryption worker, started again (and the event logged) whenever it dies before :meth:`stop`."""
+
+    def __init__(self, start: Callable[[], subprocess.Popen]):
+        self._start = start
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self.process = start()
+        threading.Thread(target=self._watch, name="blocksnap-worker-supervisor", daemon=True).start()
+
+    def _watch(self) -> None:
+        while True:
+            code = self.process.wait()
+            if self._stopping.wait(_RESTART_DELAY):
+                return
+            log.warning("the encryption worker exited with status %s; starting it again", code)
+            with self._lock:
+                if self._stopping.is_set():
+                    return
+                try:
+                    self.process = self._start()
+                except SystemExit as exc:  # it exited before it was ready: try again after the pause
+                    log.error("%s", exc)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        with self._lock:
+            stop_worker(self.process)
 
 
 def _relay(stream) -> None:

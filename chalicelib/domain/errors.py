@@ -109,6 +109,10 @@ class DependencyThrottled(BlocksnapError):
     reason = "DEPENDENCY_REQUEST_THROTTLED"
 
 
+class StorageFull(BlocksnapError):
+    """The disk under the store has no space (or quota) left; nothing was acknowledged, so the client may retry."""
+
+
 class CorruptData(BlocksnapError):
     """Stored bytes failed verification (checksum or authenticated decryption).
 

@@ -39,7 +39,7 @@ from pathlib import Path
 
 from .. import wiring
 from ..core.manifest_store import ManifestStore
-from ..processes import one_line_errors, supervisor, supervisor_alive
+from ..processes import keep_private, one_line_errors, supervisor, supervisor_alive
 from ..projections.runner import BatchSource, LogSource
 from ..usecases.write_sink import WriteSink
 from .copier import Copier
@@ -123,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         help="stop when the process that started this one dies (blocksnap serve, even when killed)",
     )
     args = parser.parse_args(argv)
+    keep_private()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     data_dir = wiring.data_dir(args.data_dir)
     socket_path = args.socket or data_dir / SOCKET_NAME

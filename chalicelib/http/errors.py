@@ -43,6 +43,9 @@ class ConstraintViolation(ValidationError):
         return error
 
 
+_SHOWN_MAX = 100
+
+
 def _violation(member: str, value: object, constraint: str) -> str:
     if value is None:
         shown = "null"
@@ -50,6 +53,8 @@ def _violation(member: str, value: object, constraint: str) -> str:
         shown = str(value).lower()
     else:
         shown = str(value)
+    if len(shown) > _SHOWN_MAX:  # so that the constraint still fits in a message of 256 characters
+        shown = shown[:_SHOWN_MAX] + "..."
     return f"Value '{shown}' at '{member}' failed to satisfy constraint: {constraint}"
 
 
@@ -71,6 +76,10 @@ class MethodNotAllowed(UnknownOperation):
 
 class RequestTooLarge(BlocksnapError):
     """The body is longer than any operation accepts; it is refused before it is read."""
+
+
+class BodyTimeout(BlocksnapError):
+    """The body did not arrive in time (a stalled or trickling client); safe to send again."""
 
 
 class MissingParameter(ValidationError):
@@ -98,14 +107,27 @@ _TABLE: list[tuple[type[Exception], int, str, str, bool]] = [
     (MethodNotAllowed, 405, "UnknownOperationException", _CORAL_SERVICE_NS, True),
     (UnknownOperation, 404, "UnknownOperationException", _CORAL_SERVICE_NS, True),
     (RequestTooLarge, 413, "SerializationException", _CORAL_SERVICE_NS, True),
+    # botocore retries RequestTimeoutException as a transient error.
+    (BodyTimeout, 408, "RequestTimeoutException", _CORAL_SERVICE_NS, True),
     (e.ValidationError, 400, "ValidationException", _SERVICE_NS, False),
     (e.SnapshotNotFound, 404, "ResourceNotFoundException", _SERVICE_NS, False),
     (e.ChecksumMismatch, 403, "InvalidSignatureException", _CORAL_SERVICE_NS, True),
     (e.IdempotencyConflict, 409, "ConflictException", _SERVICE_NS, False),
     (e.AccessDenied, 403, "AccessDeniedException", _SERVICE_NS, False),
     (e.DependencyThrottled, 400, "RequestThrottledException", _SERVICE_NS, False),
+    # A 503 is retried by every AWS SDK; the message says what ran out.
+    (e.StorageFull, 503, "ServiceUnavailableException", _CORAL_SERVICE_NS, True),
     (e.CorruptData, 500, "InternalServerException", _SERVICE_NS, False),
 ]
+
+
+# The model's ErrorMessage is at most 256 characters; a message that echoes a
+# long client value is cut to that, marked with an ellipsis.
+MESSAGE_MAX = 256
+
+
+def _cut(message: str) -> str:
+    return message if len(message) <= MESSAGE_MAX else message[: MESSAGE_MAX - 3] + "..."
 
 
 def error_response(exc: Exception) -> tuple[int, dict[str, str], bytes]:
@@ -118,7 +140,7 @@ def error_response(exc: Exception) -> tuple[int, dict[str, str], bytes]:
         exc = e.BlocksnapError("An internal error occurred; it has been logged.")
     if isinstance(exc, e.CorruptData):
         log.error("corrupt data: %s", exc)
-    message = getattr(exc, "message", str(exc))
+    message = _cut(getattr(exc, "message", str(exc)))
     body: dict = {"message": message} if lower else {"Message": message}
     reason = getattr(exc, "reason", None)
     if not lower and reason is not None:

@@ -193,8 +193,8 @@ def _convert(shape: dict, wire: str, value: Any, violations: _Violations) -> Any
         number = None
         if isinstance(value, int) and not isinstance(value, bool):
             number = value
-        elif isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value.strip()):
-            number = int(value)
+        elif isinstance(value, str):
+            number = whole_number(value)
         low, high = _RANGES[kind]
         if number is not None and low <= number <= high:
             return number
@@ -223,6 +223,18 @@ def _convert(shape: dict, wire: str, value: Any, violations: _Violations) -> Any
                 out[name] = _convert(_shape(ref["shape"]), _wire_name(name), value[name], violations)
         return out
     return value
+
+
+def whole_number(text: str) -> int | None:
+    """The integer ``text`` spells in ASCII digits (an optional ``-``), else None.
+
+    Nothing around the digits is stripped: ``…/blocks/1%0a`` is not block 1.
+    More digits than a long holds are None too, before ``int`` would meet
+    Python's 4,300-digit limit (a ValueError) on a client's number.
+    """
+    if not re.fullmatch(r"-?[0-9]{1,19}", text):
+        return None
+    return int(text)
 
 
 def _invalid(wire: str, value: Any, constraint: str, violations: _Violations) -> object:

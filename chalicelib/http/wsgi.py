@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import base64
 import copy
+import io
+import re
+import threading
 import uuid
 from http import HTTPStatus
 from typing import Any, Callable, Iterable
@@ -24,12 +27,29 @@ from urllib.parse import parse_qs
 from chalice.local import RouteMatcher
 
 from ..domain.errors import BlocksnapError
-from .errors import MethodNotAllowed, RequestTooLarge, SerializationError, UnknownOperation, error_response
+from .errors import (
+    BodyTimeout,
+    MethodNotAllowed,
+    RequestTooLarge,
+    SerializationError,
+    UnknownOperation,
+    error_response,
+)
 
 # A block (512 KiB) is the largest body any operation takes; JSON documents are far smaller.
 MAX_BODY = 1024 * 1024
+# How long a body may take to arrive: a 512 KiB block needs 30 s only below
+# about 17 KiB/s; a client stalled or trickling longer is answered 408.
+BODY_SECONDS = 30.0
 
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
+# What urlsplit, inside Chalice's route matcher, drops without a word: matched
+# as they are, ``…/blocks/1%0a`` (decoded to ``1\n``) would be block 1.
+_UNSAFE_IN_URL = re.compile(r"[\t\r\n]")
+
+
+def _percent_encoded(match: re.Match) -> str:
+    return f"%{ord(match.group()):02X}"
 
 
 class ChaliceWSGI:
@@ -91,7 +111,7 @@ class ChaliceWSGI:
 
     def _route(self, path: str, method: str):
         try:
-            match = self.matcher.match_route(path)
+            match = self.matcher.match_route(_UNSAFE_IN_URL.sub(_percent_encoded, path))
         except ValueError:
             raise UnknownOperation(f"No operation is served at {path}") from None
         methods = self.app.routes[match.route]
@@ -122,19 +142,49 @@ def request_body(environ: dict) -> bytes:
     """
     stream = environ["wsgi.input"]
     declared = environ.get("CONTENT_LENGTH")
+    if declared and environ.get("HTTP_TRANSFER_ENCODING"):
+        # Two framings of one body are how requests are smuggled past a proxy (RFC 9112 §6.1).
+        raise SerializationError("A request must not carry both Content-Length and Transfer-Encoding")
     if declared:
-        if not declared.isdigit():
+        if not re.fullmatch(r"[0-9]+", declared):
             raise SerializationError(f"Content-Length {declared!r} is not a number")
+        if len(declared.lstrip("0")) > len(str(MAX_BODY)) or int(declared) > MAX_BODY:
+            raise RequestTooLarge(f"The request body of {declared} bytes is larger than {MAX_BODY} bytes")
         length = int(declared)
-        if length > MAX_BODY:
-            raise RequestTooLarge(f"The request body of {length} bytes is larger than {MAX_BODY} bytes")
-        return stream.read(length) if length > 0 else b""
+        return _read_within(stream, length, BODY_SECONDS) if length > 0 else b""
     if not environ.get("wsgi.input_terminated") or "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
         return b""  # HTTP/1.1: no Content-Length and no chunked encoding is no body (every GET)
-    body = stream.read(MAX_BODY + 1)
+    body = _read_within(stream, MAX_BODY + 1, BODY_SECONDS)
     if len(body) > MAX_BODY:
         raise RequestTooLarge(f"The request body is larger than {MAX_BODY} bytes")
     return body
+
+
+def _read_within(stream, size: int, seconds: float) -> bytes:
+    """``stream.read(size)``, or BodyTimeout once ``seconds`` have passed.
+
+    granian's ``read`` cannot be interrupted or given a timeout, so it runs
+    on a thread of its own: the caller's thread is free again at the
+    deadline, the reading thread ends when the client sends or hangs up.
+    """
+    if isinstance(stream, io.BytesIO):  # already in memory (read by the HTTP worker first): cannot stall
+        return stream.read(size)
+    result: list = []
+
+    def read() -> None:
+        try:
+            result.append(stream.read(size))
+        except BaseException as exc:  # handed to the caller's thread
+            result.append(exc)
+
+    reader = threading.Thread(target=read, name="blocksnap-body-read", daemon=True)
+    reader.start()
+    reader.join(seconds)
+    if not result:
+        raise BodyTimeout(f"The request body did not arrive within {seconds:g} seconds")
+    if isinstance(result[0], BaseException):
+        raise result[0]
+    return result[0]
 
 
 def _params(route: str) -> list[str]:

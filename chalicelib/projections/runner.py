@@ -19,6 +19,7 @@ import logging
 import threading
 from typing import Callable, Protocol, Sequence
 
+from ..domain.errors import StorageFull
 from ..domain.events import EventRecord
 from ..ports import EventFeed, ReadModelStore
 from .sealing import ManifestProjection, Sealer
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT = "projector"
 BATCH = 1000
+FULL_RETRY_SECONDS = 5.0
 
 
 class BatchSource(Protocol):
@@ -98,6 +100,9 @@ class Follower:
                     if self.run_once() or self.idle():
                         continue
                     wait = poll_seconds
+                except StorageFull as exc:  # the operator's to fix: one line a while, not a traceback a poll
+                    log.warning("%s paused: %s; retrying in %.0f s", self.thread_name, exc, FULL_RETRY_SECONDS)
+                    wait = FULL_RETRY_SECONDS
                 except Exception:
                     log.exception("%s: a batch failed; retrying in %.2f s", self.thread_name, retry)
                     wait = retry

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import sys
 import threading
@@ -251,3 +252,68 @@ def test_a_signal_during_start_up_stops_the_encryption_worker(tmp_path):
     assert "Traceback" not in output
     assert not (data_dir / "encryption.sock").exists()
     hold_data_dir(data_dir, "test", wait_seconds=2.0).close()
+
+
+def test_a_kill_during_uploads_completions_and_encrypted_copies_loses_nothing_acknowledged(tmp_path):
+    """SIGKILL at a random moment while snapshots are written and completed and encrypted copies run.
+
+    After a restart every acknowledged completion ends completed with its blocks, and every
+    acknowledged copy completes identical to its source: sealing and copying resume from the log.
+    """
+    from chalicelib.client import BlocksnapClient
+
+    seed = random.randrange(1 << 30)
+    rng = random.Random(seed)
+    srv = BlocksnapServer(tmp_path / "data").start()
+    try:
+        source = snapshot(srv.client(), {i: block(f"src{i}") for i in range(0, 40, 3)})
+        completed: dict[str, dict[int, bytes]] = {}
+        copies: list[str] = []
+        stop = threading.Event()
+
+        def writer(n: int) -> None:
+            ebs = srv.client(connect_timeout=2, read_timeout=10)
+            try:
+                while not stop.is_set():
+                    sid = ebs.start_snapshot(VolumeSize=1, ParentSnapshotId=source)["SnapshotId"]
+                    blocks = {i: block(f"{sid}-{i}") for i in rng.sample(range(64), 3)}
+                    for index, data in blocks.items():
+                        put(ebs, sid, index, data)
+                    ebs.complete_snapshot(SnapshotId=sid, ChangedBlocksCount=len(blocks))
+                    completed[sid] = blocks
+            except (BotoConnectionError, HTTPClientError):
+                return
+
+        def copier() -> None:
+            client = BlocksnapClient(srv.url, aws_access_key_id="AKID", aws_secret_access_key="secret")
+            try:
+                while not stop.is_set():
+                    copies.append(client.copy_snapshot(source, Encrypted=True)["SnapshotId"])
+                    time.sleep(0.2)
+            except Exception:  # the server is gone
+                return
+
+        threads = [threading.Thread(target=writer, args=(n,)) for n in range(2)] + [threading.Thread(target=copier)]
+        for thread in threads:
+            thread.start()
+        time.sleep(rng.uniform(1.0, 3.0))
+        srv.kill()
+        stop.set()
+        for thread in threads:
+            thread.join(30)
+        assert completed and copies, f"seed {seed}: the kill came before any completion or copy"
+        srv.start()
+        ebs = srv.client()
+        client = BlocksnapClient(srv.url, aws_access_key_id="AKID", aws_secret_access_key="secret")
+        expected_source = read_all(ebs, source)
+        for sid, blocks in completed.items():
+            assert wait_status(ebs, sid) == "completed", f"seed {seed}"
+            assert read_all(ebs, sid) == {**expected_source, **blocks}, f"seed {seed}: {sid}"
+        for copy in copies:
+            deadline = time.monotonic() + 60
+            while (doc := client.describe_snapshot(copy))["Status"] == "pending" and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert doc["Status"] == "completed" and doc["Encrypted"] is True, f"seed {seed}: {doc}"
+            assert read_all(ebs, copy) == expected_source, f"seed {seed}: {copy}"
+    finally:
+        srv.stop()

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from chalicelib.domain.errors import InvalidSnapshotId
 from chalicelib.http.errors import ConstraintViolation, SerializationError
 from chalicelib.http import model
 from chalicelib.http.errors import error_response
@@ -109,3 +110,51 @@ def test_patterns_match_the_whole_value_not_up_to_a_trailing_newline():
             headers={"x-amz-Data-Length": "524288", "x-amz-Checksum": "AAAA\n", "x-amz-Checksum-Algorithm": "SHA256"},
             body=b"b",
         ))
+
+
+@pytest.mark.parametrize(
+    ("where", "request_"),
+    [
+        ("blockIndex", raw(uri={"snapshotId": "snap-0123456789abcdef0", "blockIndex": "9" * 5000},
+                           query={"blockToken": "AAAA"})),
+        ("maxResults", raw(uri={"snapshotId": "snap-0123456789abcdef0"}, query={"maxResults": "1" * 5000})),
+    ],
+)
+def test_a_number_beyond_pythons_digit_limit_is_a_violation_not_a_crash(where, request_):
+    operation = "GetSnapshotBlock" if where == "blockIndex" else "ListSnapshotBlocks"
+    with pytest.raises(ConstraintViolation, match=f"at '{where}' failed to satisfy constraint: Member must be a number"):
+        model.parse(operation, request_)
+
+
+def test_a_header_number_beyond_pythons_digit_limit_is_a_violation():
+    with pytest.raises(ConstraintViolation, match="at 'dataLength'"):
+        model.parse("PutSnapshotBlock", raw(
+            uri={"snapshotId": "snap-0123456789abcdef0", "blockIndex": "1"},
+            headers={"x-amz-Data-Length": "5" * 5000, "x-amz-Checksum": "AAAA", "x-amz-Checksum-Algorithm": "SHA256"},
+        ))
+
+
+@pytest.mark.parametrize("index", ["1\n", " 1", "1 ", "\u0661", "+1"])
+def test_a_number_is_its_digits_and_nothing_around_them(index):
+    """``…/blocks/1%0a`` arrives as ``1\\n``: not block 1."""
+    with pytest.raises(ConstraintViolation, match="at 'blockIndex'"):
+        model.parse("GetSnapshotBlock", raw(uri={"snapshotId": "snap-0123456789abcdef0", "blockIndex": index},
+                                            query={"blockToken": "AAAA"}))
+
+
+@pytest.mark.parametrize(
+    ("exc", "key"),
+    [
+        (ConstraintViolation.many([(f"member{n}", "x" * 90, "Member must be a number") for n in range(3)]), "message"),
+        (SerializationError("y" * 300), "message"),
+        (InvalidSnapshotId("z" * 300), "Message"),
+    ],
+)
+def test_a_message_echoing_a_long_value_is_cut_to_the_models_256_characters(exc, key):
+    message = json.loads(error_response(exc)[2])[key]
+    assert len(message) == 256 and message.endswith("...")
+
+
+def test_a_violation_shows_a_long_value_shortened_so_that_its_constraint_still_fits():
+    message = json.loads(error_response(ConstraintViolation("clientToken", "x" * 5000, "Member must be short"))[2])["message"]
+    assert len(message) <= 256 and message.endswith("at 'clientToken' failed to satisfy constraint: Member must be short")

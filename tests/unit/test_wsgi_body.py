@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import io
+import threading
+import time
 
 import pytest
 
-from chalicelib.http.errors import RequestTooLarge
+from chalicelib.http import wsgi
+from chalicelib.http.errors import BodyTimeout, RequestTooLarge, SerializationError
 from chalicelib.http.wsgi import MAX_BODY, request_body
 
 
@@ -44,3 +47,37 @@ def test_an_unsized_body_is_empty_where_the_server_does_not_end_the_stream():
 def test_bodies_over_the_limit_are_refused(environ):
     with pytest.raises(RequestTooLarge):
         request_body({"wsgi.input": io.BytesIO(b"x" * (MAX_BODY + 1)), **environ})
+
+
+def test_a_request_framed_by_both_length_and_chunked_encoding_is_refused():
+    """Two framings of one body are how requests are smuggled past a proxy."""
+    environ = {"wsgi.input": io.BytesIO(b"abc"), "CONTENT_LENGTH": "3", "HTTP_TRANSFER_ENCODING": "chunked",
+               "wsgi.input_terminated": True}
+    with pytest.raises(SerializationError, match="both Content-Length and Transfer-Encoding"):
+        request_body(environ)
+
+
+def test_a_content_length_beyond_pythons_digit_limit_is_too_large_not_a_crash():
+    with pytest.raises(RequestTooLarge):
+        request_body({"wsgi.input": io.BytesIO(b""), "CONTENT_LENGTH": "9" * 5000})
+
+
+class _Stalled(io.RawIOBase):
+    """A client that sent its headers and then nothing."""
+
+    def __init__(self):
+        self.released = threading.Event()
+
+    def read(self, size=-1):
+        self.released.wait(10)
+        return b""
+
+
+def test_a_body_that_does_not_arrive_in_time_is_a_timeout(monkeypatch):
+    monkeypatch.setattr(wsgi, "BODY_SECONDS", 0.2)
+    stalled = _Stalled()
+    began = time.monotonic()
+    with pytest.raises(BodyTimeout, match="did not arrive within 0.2 seconds"):
+        request_body({"wsgi.input": stalled, "CONTENT_LENGTH": "10"})
+    assert time.monotonic() - began < 2
+    stalled.released.set()
