@@ -13,7 +13,7 @@ import os
 from chalice import Rate
 
 from chalicelib import wiring
-from chalicelib.http import operations
+from chalicelib.http import keys_routes, operations
 from chalicelib.http.gateway import EbsChalice
 
 app = EbsChalice(app_name="blocksnap")
@@ -74,6 +74,25 @@ def put_sub_block(snapshotId, blockIndex, offset):
 @app.route("/blocksnap/v1/snapshots/{snapshotId}/copy", methods=["POST"], content_types=ANY)
 def copy_snapshot(snapshotId):
     return operations.copy_snapshot(_service, snapshotId, app.current_request)
+
+
+def _access_keys():
+    return wiring.current().access
+
+
+@app.route("/blocksnap/v1/keys", methods=["POST"], content_types=ANY)
+def create_access_key():
+    return keys_routes.create_access_key(_access_keys, app.current_request)
+
+
+@app.route("/blocksnap/v1/keys", methods=["GET"], content_types=ANY)
+def list_access_keys():
+    return keys_routes.list_access_keys(_access_keys)
+
+
+@app.route("/blocksnap/v1/keys/{accessKeyId}", methods=["DELETE"], content_types=ANY)
+def delete_access_key(accessKeyId):
+    return keys_routes.delete_access_key(_access_keys, accessKeyId)
 
 
 # ``chalice package`` needs a literal ARN; infra/ replaces it with the event

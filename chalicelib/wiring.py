@@ -30,6 +30,7 @@ from .projections.sealing import ManifestProjection, Sealer
 from .projections.snapshot_records import SnapshotRecordsProjection
 from .projections.timekeeper import Timekeeper
 from .service import DEFAULT_OWNER_ID, DEFAULT_REGION, Settings, SnapshotService
+from .usecases.keys import AccessKeys
 
 ENV_BACKEND = "BLOCKSNAP_BACKEND"
 BACKENDS = ("embedded", "aws")
@@ -71,6 +72,8 @@ class Runtime:
     service: SnapshotService
     projector: Projector
     timekeeper: Timekeeper
+    # Set by ``blocksnap serve``'s HTTP workers; on AWS, IAM authenticates instead.
+    access: AccessKeys | None = None
 
 
 def _secret(path: Path) -> bytes:

@@ -33,6 +33,7 @@ from granian.log import LogLevels
 from granian.server import Server
 
 from .. import wiring
+from .credentials import announce_auth
 from .lifeline import mark_supervisor
 from .preflight import hold_data_dir, listen_address, url
 
@@ -48,15 +49,18 @@ def serve(
     minute_seconds: float,
     backend: str = "embedded",
     processes: int = 1,
+    auth: bool = True,
 ) -> int:
     """Serve until SIGINT/SIGTERM.
 
     ``processes`` is the number of HTTP worker processes: one Python process
     holds the GIL for part of every request (checksums, SQLite, Chalice), so
     a second process lets a second core serve. ``threads`` is each worker's
-    pool for the WSGI app, which blocks on fsyncs and commits.
+    pool for the WSGI app, which blocks on fsyncs and commits. ``auth``
+    False (``--no-auth``) serves unsigned requests from anyone.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    announce_auth(data_dir, auth)
     # A server killed a moment ago may leave its encryption worker, which shares
     # the lock, running for up to half a second more: a restart waits for it.
     with hold_data_dir(data_dir, "serve", wait_seconds=_LOCK_WAIT) as lock:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+from xml.sax.saxutils import escape
 
 from ..domain import errors as e
 
@@ -34,6 +35,11 @@ _TABLE: list[tuple[type[Exception], int, str, str, bool]] = [
     (e.ChecksumMismatch, 403, "InvalidSignatureException", _CORAL_SERVICE_NS, True),
     (e.IdempotencyConflict, 409, "ConflictException", _SERVICE_NS, False),
     (e.AccessDenied, 403, "AccessDeniedException", _SERVICE_NS, False),
+    (e.AccessKeyNotFound, 404, "ResourceNotFoundException", _SERVICE_NS, False),
+    (e.MissingAuthentication, 403, "MissingAuthenticationTokenException", _CORAL_SERVICE_NS, True),
+    (e.IncompleteSignature, 400, "IncompleteSignatureException", _CORAL_SERVICE_NS, True),
+    (e.UnknownAccessKey, 403, "UnrecognizedClientException", _CORAL_SERVICE_NS, True),
+    (e.SignatureMismatch, 403, "InvalidSignatureException", _CORAL_SERVICE_NS, True),
     (e.DependencyThrottled, 400, "RequestThrottledException", _SERVICE_NS, False),
     (e.CorruptData, 500, "InternalServerException", _SERVICE_NS, False),
 ]
@@ -59,3 +65,29 @@ def error_response(exc: Exception) -> tuple[int, dict[str, str], bytes]:
         "Content-Type": "application/json",
     }
     return status, headers, json.dumps(body).encode()
+
+
+# The EC2 Query/XML wire's codes for the same tree: (status, <Code>), looked up
+# along the class's MRO. The statuses are EC2's common-error statuses.
+ec2_error_code: dict[type[Exception], tuple[int, str]] = {
+    e.MissingAuthentication: (403, "MissingAuthenticationToken"),
+    e.IncompleteSignature: (400, "IncompleteSignature"),
+    e.UnknownAccessKey: (401, "AuthFailure"),
+    e.SignatureMismatch: (401, "AuthFailure"),
+    e.RequestExpired: (400, "RequestExpired"),
+    e.OperationDenied: (403, "UnauthorizedOperation"),
+}
+
+
+def ec2_error_response(exc: Exception, request_id: str) -> tuple[int, dict[str, str], bytes] | None:
+    """The EC2 XML error for ``exc``, or None when :data:`ec2_error_code` has no code for it."""
+    for cls in type(exc).__mro__:
+        if cls in ec2_error_code:
+            status, code = ec2_error_code[cls]
+            break
+    else:
+        return None
+    message = escape(getattr(exc, "message", str(exc)))
+    body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>{code}</Code>'
+            f"<Message>{message}</Message></Error></Errors><RequestID>{request_id}</RequestID></Response>")
+    return status, {"Content-Type": "text/xml;charset=UTF-8"}, body.encode()
