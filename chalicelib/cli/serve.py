@@ -60,11 +60,11 @@ def serve(
     False (``--no-auth``) serves unsigned requests from anyone.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    announce_auth(data_dir, auth)
     # A server killed a moment ago may leave its encryption worker, which shares
     # the lock, running for up to half a second more: a restart waits for it.
     with hold_data_dir(data_dir, "serve", wait_seconds=_LOCK_WAIT) as lock:
         ip, port = listen_address(host, port)  # fail early; checked again when granian binds
+        announce_auth(data_dir, auth)
         mark_supervisor()
         previous = signal.signal(signal.SIGTERM, _leave_on_sigterm)  # until granian installs its own
         try:

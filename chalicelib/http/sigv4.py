@@ -6,10 +6,14 @@ the canonical request, the string to sign and the signature, exactly as it did
 in the client. Three things have to be given back to it as the client had them:
 
 * **The path as sent.** WSGI hands over ``PATH_INFO`` percent-decoded (as
-  latin-1 text); clients percent-encode everything but the unreserved
+  latin-1 text); the SDKs percent-encode everything but the unreserved
   characters and ``/`` (botocore's ``percent_encode``, the JS SDK's
   ``escapeUri``), so encoding it again that way gives the wire path, which
   botocore then encodes once more as SigV4 wants for every service but S3.
+  Clients that build a path by hand may leave RFC 3986's sub-delimiters,
+  ``:`` and ``@`` as they are; a path holding one is tried that way too (both
+  spellings name the same path to the server). A path that percent-encodes an
+  unreserved character cannot be told apart and fails.
 * **The query as sent.** botocore signs the query string of the URL as it is
   (split at ``&``, sorted, not re-encoded), so the raw ``QUERY_STRING`` goes in.
 * **Only the signed headers**, those named by ``SignedHeaders``: the server
@@ -67,6 +71,7 @@ _HEX_SHA256 = re.compile(r"[0-9a-f]{64}")
 _REGION = re.compile(r"[a-z0-9-]{1,32}")
 _HEADER_NAME = re.compile(r"[a-z0-9!#$%&'*+.^_`|~-]+")
 _ACTION = re.compile(r"[A-Za-z0-9]{1,64}")
+_SUB_DELIMS = "/!$&'()*+,;=:@"
 
 
 @dataclass(frozen=True)
@@ -126,10 +131,10 @@ class Verifier:
             raise SignatureMismatch()
         if "x-amz-content-sha256" in auth.signed_headers:
             _check_payload_hash(request.headers["x-amz-content-sha256"], request.body)
-        expected = _signature(request, auth, key.secret_access_key, amz_date)
-        if not hmac.compare_digest(expected, auth.signature):
-            raise SignatureMismatch()
-        return key
+        for path in _wire_paths(request.path):
+            if hmac.compare_digest(_signature(request, path, auth, key.secret_access_key, amz_date), auth.signature):
+                return key
+        raise SignatureMismatch()
 
 
 class Guard:
@@ -210,12 +215,19 @@ def _check_payload_hash(declared: str, body: bytes) -> None:
         raise SignatureMismatch("The provided 'x-amz-content-sha256' header does not match what was computed.")
 
 
-def _signature(request: SignedRequest, auth: _Authorization, secret: str, amz_date: str) -> str:
+def _wire_paths(path: str) -> list[str]:
+    """The path as the SDKs send it, and as a hand-built client may have, if that differs."""
     try:
-        raw_path = request.path.encode("latin-1")  # PEP 3333: PATH_INFO is bytes decoded as latin-1
+        raw = path.encode("latin-1")  # PEP 3333: PATH_INFO is bytes decoded as latin-1
     except UnicodeEncodeError:
-        raw_path = request.path.encode("utf-8")
-    url = "http://blocksnap" + quote(raw_path, safe="/") + (f"?{request.query}" if request.query else "")
+        raw = path.encode("utf-8")
+    sdk = quote(raw, safe="/")
+    by_hand = quote(raw, safe=_SUB_DELIMS)
+    return [sdk] if by_hand == sdk else [sdk, by_hand]
+
+
+def _signature(request: SignedRequest, path: str, auth: _Authorization, secret: str, amz_date: str) -> str:
+    url = "http://blocksnap" + path + (f"?{request.query}" if request.query else "")
     signed = AWSRequest(method=request.method, url=url, data=request.body,
                         headers={name: request.headers[name] for name in auth.signed_headers})
     signed.context["timestamp"] = amz_date

@@ -108,7 +108,7 @@ def test_no_request_gets_a_server_error(server, targets, data):
     headers = dict(req["headers"])
     if req["checksum_matches"] and req["body"] is not None:
         headers["x-amz-Checksum"] = base64.b64encode(hashlib.sha256(req["body"]).digest()).decode()
-    resp = requests.request(method, server.url + requests.utils.quote(path), params=req["query"],
+    resp = server.http().request(method, server.url + requests.utils.quote(path), params=req["query"],
                             headers=headers, data=req["body"], timeout=30)
     assert resp.status_code < 500, (method, path, req["query"], headers, resp.status_code, resp.text[:300])
     assert resp.headers.get("x-amzn-RequestId")

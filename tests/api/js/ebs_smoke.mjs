@@ -77,7 +77,7 @@ function linearAggregate(blocks) {
 const client = new EBSClient({
   endpoint: url,
   region: "us-east-1",
-  credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" },
+  credentials: { accessKeyId: process.env.AWS_ACCESS_KEY_ID, secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY },
   maxAttempts: 1, // surface server errors as-is
 });
 
