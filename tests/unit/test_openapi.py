@@ -315,6 +315,13 @@ _SAMPLE_ERRORS = [
     e.DependencyAccessDenied("The key is not accessible"),
     e.DependencyThrottled("The storage service is throttling requests: SlowDown"),
     e.CorruptData("block 1 failed its checksum on read"),
+    e.MissingAuthentication(),
+    e.IncompleteSignature("Authorization header requires 'Signature' parameter."),
+    e.UnknownAccessKey(),
+    e.SignatureMismatch(),
+    e.RequestExpired("Signature expired: 20261204T000000Z is now earlier than …"),
+    e.OperationDenied("BSKAAAAAAAAAAAAAAAAA", "ebs:StartSnapshot"),
+    e.AccessKeyNotFound("BSKAAAAAAAAAAAAAAAAA"),
     RuntimeError("unexpected"),
 ]
 
