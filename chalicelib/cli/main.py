@@ -1,8 +1,10 @@
 """blocksnap: a self-hostable block-level snapshot service speaking the Amazon EBS direct APIs.
 
 Environment: BLOCKSNAP_DATA_DIR (the default data dir), BLOCKSNAP_BACKEND
-(embedded or aws), BLOCKSNAP_PROCESSES (serve's default --processes); the
-AWS backend reads the standard AWS_* variables. README.md has the rest.
+(embedded or aws), BLOCKSNAP_PROCESSES (serve's default --processes),
+BLOCKSNAP_ROOT_ACCESS_KEY_ID and BLOCKSNAP_ROOT_SECRET_ACCESS_KEY (the root
+key; else DATA_DIR/credentials); the AWS backend reads the standard AWS_*
+variables. README.md has the rest.
 """
 
 from __future__ import annotations
