@@ -33,8 +33,12 @@ ROUTES = [
     ("GET", "/no/such/{sid}"),
 ]
 
+_SIGNATURE_REFUSALS = ("MissingAuthenticationToken", "IncompleteSignature", "UnrecognizedClient", "InvalidSignature")
+
 _text = st.text(st.characters(min_codepoint=32, max_codepoint=0x2FF, exclude_characters="/?#%"), max_size=40)
-_header_text = st.text(st.characters(min_codepoint=33, max_codepoint=126), max_size=60)
+_header_SIGNATURE_REFUSALS = ("MissingAuthenticationToken", "IncompleteSignature", "UnrecognizedClient", "InvalidSignature")
+
+_text = st.text(st.characters(min_codepoint=33, max_codepoint=126), max_size=60)
 _numbers = st.one_of(
     st.integers(-(2**70), 2**70),
     st.sampled_from([0, 1, 2047, 2048, 4096, 8192, 524288, 65536, 2**31 - 1, 2**31, -1]),
@@ -116,3 +120,7 @@ def test_no_request_gets_a_server_error(server, targets, data):
         assert resp.headers.get("x-amzn-ErrorType"), (method, path, resp.status_code, resp.text[:300])
         document = resp.json()
         assert document.get("message") or document.get("Message"), document
+        # Signed with the root key, whatever the path, query and headers: never refused by the signature check
+        # (a checksum mismatch is an InvalidSignatureException too, with its own message).
+        if resp.headers["x-amzn-ErrorType"].startswith(_SIGNATURE_REFUSALS):
+            assert "x-amz-Checksum" in document.get("message", ""), (method, path, req["query"], headers, document)

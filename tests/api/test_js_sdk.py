@@ -143,3 +143,9 @@ def test_errors(summary):
     assert "maxResults" in val["message"]
     mismatch = summary["errorChecksum"]
     assert (mismatch["name"], mismatch["httpStatusCode"]) == ("InvalidSignatureException", 403)
+
+
+def test_wrong_keys_are_refused(summary):
+    wrong, unknown = summary["errorWrongSecret"], summary["errorUnknownKey"]
+    assert (wrong["name"], wrong["httpStatusCode"]) == ("InvalidSignatureException", 403)
+    assert (unknown["name"], unknown["httpStatusCode"]) == ("UnrecognizedClientException", 403)

@@ -125,3 +125,9 @@ def test_the_guard_names_ec2_actions_and_applies_the_policy():
                     "/", "ec2")
     with pytest.raises(OperationDenied, match="ebs:StartSnapshot"):
         guard.check(signed("POST", "http://h/snapshots", b"{}", key=READER), "/snapshots", "start_snapshot")
+
+
+def test_a_signed_header_dropped_because_it_was_empty_still_verifies():
+    r = signed("POST", "http://h/snapshots", b"", {"Content-Type": ""})
+    dropped = {k: v for k, v in r.headers.items() if k != "content-type"}
+    assert verify(SignedRequest(r.method, r.path, r.query, dropped, r.body)) == KEY
