@@ -36,9 +36,7 @@ ROUTES = [
 _SIGNATURE_REFUSALS = ("MissingAuthenticationToken", "IncompleteSignature", "UnrecognizedClient", "InvalidSignature")
 
 _text = st.text(st.characters(min_codepoint=32, max_codepoint=0x2FF, exclude_characters="/?#%"), max_size=40)
-_header_SIGNATURE_REFUSALS = ("MissingAuthenticationToken", "IncompleteSignature", "UnrecognizedClient", "InvalidSignature")
-
-_text = st.text(st.characters(min_codepoint=33, max_codepoint=126), max_size=60)
+_header_text = st.text(st.characters(min_codepoint=33, max_codepoint=126), max_size=60)
 _numbers = st.one_of(
     st.integers(-(2**70), 2**70),
     st.sampled_from([0, 1, 2047, 2048, 4096, 8192, 524288, 65536, 2**31 - 1, 2**31, -1]),
