@@ -74,7 +74,7 @@ def describe_snapshot(snapshotId):
     methods=["PUT"],
     content_types=ANY,
 )
-def put_sub_block(snapshotId, blockIndex, offset):
+def put_snapshot_sub_block(snapshotId, blockIndex, offset):
     return operations.handle(_usecases, "PutSnapshotSubBlock", app.current_request)
 
 
@@ -96,6 +96,21 @@ def list_snapshot_writes(snapshotId):
 @app.route("/blocksnap/v1/usage", methods=["GET"], content_types=ANY)
 def get_usage():
     return operations.handle(_usecases, "GetUsage", app.current_request)
+
+
+@app.route("/blocksnap/v1/keys", methods=["POST"], content_types=ANY)
+def create_access_key():
+    return operations.handle(_usecases, "CreateAccessKey", app.current_request)
+
+
+@app.route("/blocksnap/v1/keys", methods=["GET"], content_types=ANY)
+def list_access_keys():
+    return operations.handle(_usecases, "ListAccessKeys", app.current_request)
+
+
+@app.route("/blocksnap/v1/keys/{accessKeyId}", methods=["DELETE"], content_types=ANY)
+def delete_access_key(accessKeyId):
+    return operations.handle(_usecases, "DeleteAccessKey", app.current_request)
 
 
 # ``chalice package`` needs a literal ARN; infra/ replaces it with the event

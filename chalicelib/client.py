@@ -87,6 +87,17 @@ class BlocksnapClient:
         """One page of a snapshot's acknowledged writes, latest per index (for resuming an upload)."""
         return self._call("GET", f"/blocksnap/v1/snapshots/{snapshot_id}/writes{_query(query)}", "ListSnapshotWrites")
 
+    def create_access_key(self, policy: str, description: str | None = None) -> dict:
+        """A new key ("full", "read-only" or "append-only"): the only answer that holds its secret."""
+        body = {"Policy": policy, **({"Description": description} if description is not None else {})}
+        return self._call("POST", "/blocksnap/v1/keys", "CreateAccessKey", json.dumps(body).encode())
+
+    def list_access_keys(self) -> list[dict]:
+        return self._call("GET", "/blocksnap/v1/keys", "ListAccessKeys")["AccessKeys"]
+
+    def delete_access_key(self, access_key_id: str) -> None:
+        self._call("DELETE", f"/blocksnap/v1/keys/{access_key_id}", "DeleteAccessKey")
+
     def _call(self, method: str, path: str, operation: str, body: bytes = b"") -> dict:
         headers = {"Content-Type": "application/json"} if body else {}
         return json.loads(self._send(method, path, body, headers, operation).content or b"{}")

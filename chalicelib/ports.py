@@ -17,6 +17,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Iterator, Sequence
 
+from .domain.access import AccessKey
 from .domain.errors import DuplicateEvent
 from .domain.events import EventRecord, lifecycle_stream
 from .domain.snapshot import Snapshot, SnapshotRecord
@@ -213,3 +214,26 @@ class KeyService(ABC):
 
     @abstractmethod
     def decrypt(self, wrapped: bytes, context: dict[str, str]) -> bytes: ...
+
+
+class KeyStore(ABC):
+    """The scoped access keys, created and revoked while the server runs (the root key is configuration).
+
+    Every HTTP worker process of ``blocksnap serve`` reads the same store: a
+    key created or revoked through one worker holds for the next request to
+    any other.
+    """
+
+    @abstractmethod
+    def get(self, access_key_id: str) -> AccessKey | None: ...
+
+    @abstractmethod
+    def all(self) -> list[AccessKey]:
+        """Every key, oldest first."""
+
+    @abstractmethod
+    def add(self, key: AccessKey) -> None: ...
+
+    @abstractmethod
+    def remove(self, access_key_id: str) -> bool:
+        """Revoke the key; whether it existed."""

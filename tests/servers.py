@@ -1,4 +1,10 @@
-"""Real servers for tests: ``blocksnap serve`` as a subprocess on a free loopback port."""
+"""Real servers for tests: ``blocksnap serve`` as a subprocess on a free loopback port.
+
+Every server is started with the test root key (:data:`ROOT_KEY_ID`,
+:data:`ROOT_SECRET`) and every client here signs with it: boto3's, and
+:meth:`BlocksnapServer.http`, a ``requests`` session signing with botocore's
+SigV4 signer for the tests that send hand-made requests.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +16,16 @@ import threading
 from pathlib import Path
 
 import boto3
+import requests
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 
 ROOT = Path(__file__).resolve().parent.parent
+ROOT_KEY_ID = "AKIDBLOCKSNAPTEST000"
+ROOT_SECRET = "blocksnap-test-root-secret"
+ROOT_ENV = {"BLOCKSNAP_ROOT_ACCESS_KEY_ID": ROOT_KEY_ID, "BLOCKSNAP_ROOT_SECRET_ACCESS_KEY": ROOT_SECRET}
 
 
 class ServiceProcess:
@@ -96,9 +109,11 @@ class BlocksnapServer:
     backend on that server's DynamoDB, DynamoDB Streams and S3.
     """
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, moto=None, names=None):
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, moto=None, names=None,
+                 args: tuple[str, ...] = ()):
+        """``env`` may replace the root key (:data:`ROOT_ENV`); ``args`` go to ``serve`` (``--no-auth``)."""
         self.data_dir = Path(data_dir)
-        env = dict(env or {})
+        env = {**ROOT_ENV, **(env or {})}
         self.env = env
         self.moto = moto
         self.names = names
@@ -117,7 +132,7 @@ class BlocksnapServer:
             )
         self.process = ServiceProcess(
             [sys.executable, "-m", "chalicelib.cli.main", "serve", "--host", "127.0.0.1",
-             "--port", "0", "--data-dir", str(self.data_dir)],
+             "--port", "0", "--data-dir", str(self.data_dir), *args],
             r"blocksnap serving on (http://[0-9.]+:[0-9]+)",
             env,
         )
@@ -149,6 +164,17 @@ class BlocksnapServer:
     def ec2(self, **config):
         return ec2_client(self.url, **config)
 
+    def http(self, key_id: str = ROOT_KEY_ID, secret: str = ROOT_SECRET) -> requests.Session:
+        """A ``requests`` session whose requests are signed (service ``ebs``) with the given key."""
+        session = requests.Session()
+        session.auth = SignedRequests(key_id, secret)
+        return session
+
+    @property
+    def credentials(self) -> dict[str, str]:
+        """The root key as boto3 keyword arguments."""
+        return {"aws_access_key_id": ROOT_KEY_ID, "aws_secret_access_key": ROOT_SECRET}
+
     def store(self):
         """The server's block store, to look at what it really keeps."""
         if self.moto is not None:
@@ -160,23 +186,40 @@ class BlocksnapServer:
         return FileBlockStore(self.data_dir / "store")
 
 
-def ec2_client(url: str, **config):
+def ec2_client(url: str, key_id: str = ROOT_KEY_ID, secret: str = ROOT_SECRET, **config):
     return boto3.client(
         "ec2",
         endpoint_url=url,
         region_name="us-east-1",
-        aws_access_key_id="AKIDEXAMPLE",
-        aws_secret_access_key="secret",
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
         config=Config(retries={"max_attempts": 1, "mode": "standard"}, **config),
     )
 
 
-def ebs_client(url: str, **config):
+def ebs_client(url: str, key_id: str = ROOT_KEY_ID, secret: str = ROOT_SECRET, **config):
     return boto3.client(
         "ebs",
         endpoint_url=url,
         region_name="us-east-1",
-        aws_access_key_id="AKIDEXAMPLE",
-        aws_secret_access_key="secret",
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
         config=Config(retries={"max_attempts": 1, "mode": "standard"}, **config),
     )
+
+
+class SignedRequests(requests.auth.AuthBase):
+    """SigV4 for ``requests``: botocore signs the host, Content-Type and x-amz-* headers and the body's hash."""
+
+    def __init__(self, key_id: str, secret: str, service: str = "ebs"):
+        self.credentials = Credentials(key_id, secret)
+        self.service = service
+
+    def __call__(self, prepared: requests.PreparedRequest) -> requests.PreparedRequest:
+        signed = {k: v for k, v in prepared.headers.items() if k.lower().startswith("x-amz-") or k.lower() == "content-type"}
+        body = prepared.body or b""
+        request = AWSRequest(method=prepared.method, url=prepared.url, headers=signed,
+                             data=body.encode() if isinstance(body, str) else body)
+        SigV4Auth(self.credentials, self.service, "us-east-1").add_auth(request)
+        prepared.headers.update({k: v for k, v in request.headers.items() if k not in signed})
+        return prepared

@@ -2,9 +2,9 @@
 
 granian spawns each worker as a fresh interpreter and calls :func:`create_app`
 there, so everything a worker needs comes from the environment ``serve`` set
-up (backend, data dir, minute length, request threads). The projector and the
-encryption worker belong to ``serve``'s own process; a worker only answers
-requests.
+up (backend, data dir, minute length, request threads, whether requests are
+authenticated). The projector and the encryption worker belong to
+``serve``'s own process; a worker only answers requests.
 
 A worker dies with ``serve`` (:mod:`.lifeline`).
 """
@@ -18,8 +18,12 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from .. import wiring
+from ..adapters.file_keys import FileKeyStore
 from ..domain.errors import BlocksnapError
+from ..http.sigv4 import Guard, Verifier
 from ..http.wsgi import ChaliceWSGI, request_body
+from ..usecases.keys import AccessKeys
+from .credentials import ENV_NO_AUTH, KEYS_FILE, root_key
 from .lifeline import exit_with_supervisor
 from .serve import ENV_REQUEST_THREADS, runtime_for
 
@@ -57,11 +61,12 @@ def create_app() -> WholeBodiesFirst:
     # stops this worker with one SIGTERM. granian's worker could hang in its
     # shutdown when both signals arrived (issue 12: 3 of 8 Ctrl-Cs).
     os.setpgid(0, 0)
-    runtime_for(
-        os.environ[wiring.ENV_BACKEND],
-        Path(os.environ[wiring.ENV_DATA_DIR]),
-        float(os.environ[wiring.ENV_MINUTE_SECONDS]),
-    )
+    data_dir = Path(os.environ[wiring.ENV_DATA_DIR])
+    runtime, _ = runtime_for(os.environ[wiring.ENV_BACKEND], data_dir, float(os.environ[wiring.ENV_MINUTE_SECONDS]))
+    no_auth = os.environ.get(ENV_NO_AUTH) == "1"
+    access = AccessKeys(None if no_auth else root_key(data_dir)[0], FileKeyStore(data_dir / KEYS_FILE))
+    runtime.usecases.access = access
     from app import app  # the Chalice app reads the installed runtime
 
-    return WholeBodiesFirst(ChaliceWSGI(app), int(os.environ[ENV_REQUEST_THREADS]))
+    guard = None if no_auth else Guard(Verifier(access.lookup))
+    return WholeBodiesFirst(ChaliceWSGI(app, guard), int(os.environ[ENV_REQUEST_THREADS]))

@@ -1,8 +1,10 @@
 """blocksnap: a self-hostable block-level snapshot service speaking the Amazon EBS direct APIs.
 
 Environment: BLOCKSNAP_DATA_DIR (the default data dir), BLOCKSNAP_BACKEND
-(embedded or aws), BLOCKSNAP_PROCESSES (serve's default --processes); the
-AWS backend reads the standard AWS_* variables. README.md has the rest.
+(embedded or aws), BLOCKSNAP_PROCESSES (serve's default --processes),
+BLOCKSNAP_ROOT_ACCESS_KEY_ID and BLOCKSNAP_ROOT_SECRET_ACCESS_KEY (the root
+key; else DATA_DIR/credentials); the AWS backend reads the standard AWS_*
+variables. README.md has the rest.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Callable, TypeVar
 
 from .. import wiring
 from ..processes import CliError, keep_private, one_line_errors
+from . import keys
 from .preflight import port_number, positive_integer
 
 ENV_PROCESSES = "BLOCKSNAP_PROCESSES"
@@ -53,6 +56,10 @@ def _parser() -> argparse.ArgumentParser:
         f"AWS_ENDPOINT_URL* variables, or BLOCKSNAP_AWS_TARGET=localstack) (default: ${wiring.ENV_BACKEND}, "
         "else embedded)",
     )
+    serve.add_argument(
+        "--no-auth", action="store_true",
+        help="accept unsigned requests from anyone (throwaway test rigs only; said loudly at every start)",
+    )
 
     init = sub.add_parser("init", help="create the cloud tables and bucket (idempotent)")
     init.add_argument("--backend", choices=["aws"], required=True, help="the backend to create")
@@ -67,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
         f"pause the projector first (default: ${wiring.ENV_BACKEND}, else embedded)",
     )
     rebuild.add_argument("--no-progress", action="store_true", help="no progress bar")
+    keys.add_parser(sub, data_dir_help)
     return parser
 
 
@@ -102,8 +110,10 @@ def _run(args: argparse.Namespace) -> int:
         return serve(
             args.host, args.port, wiring.data_dir(args.data_dir), args.threads,
             _from_env(wiring.ENV_MINUTE_SECONDS, _minute_seconds, 60.0), backend,
-            args.processes or _from_env(ENV_PROCESSES, positive_integer, 1),
+            args.processes or _from_env(ENV_PROCESSES, positive_integer, 1), auth=not args.no_auth,
         )
+    if args.command == "keys":
+        return keys.run(args, wiring.data_dir(args.data_dir))
     if args.command == "init":
         from .aws_setup import ensure_tables_and_bucket
 

@@ -43,6 +43,7 @@ from .. import wiring
 from ..adapters.durable_files import remove_temporary_files
 from ..core.periodic import Periodic
 from ..processes import mark_supervisor
+from .credentials import announce_auth
 from .preflight import hold_data_dir, listen_address, url
 
 log = logging.getLogger(__name__)
@@ -71,19 +72,22 @@ def serve(
     minute_seconds: float,
     backend: str = "embedded",
     processes: int = 1,
+    auth: bool = True,
 ) -> int:
     """Serve until SIGINT/SIGTERM.
 
     ``processes`` is the number of HTTP worker processes: one Python process
     holds the GIL for part of every request (checksums, SQLite, Chalice), so
     a second process lets a second core serve. ``threads`` is each worker's
-    pool for the WSGI app, which blocks on fsyncs and commits.
+    pool for the WSGI app, which blocks on fsyncs and commits. ``auth``
+    False (``--no-auth``) serves unsigned requests from anyone.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # A server killed a moment ago may leave its encryption worker, which shares
     # the lock, running for up to half a second more: a restart waits for it.
     with hold_data_dir(data_dir, "serve", wait_seconds=_LOCK_WAIT) as lock:
         ip, port = listen_address(host, port)  # fail early; checked again when granian binds
+        announce_auth(data_dir, auth)
         mark_supervisor()
         if backend == "embedded" and (removed := remove_temporary_files(data_dir)):
             log.info("removed %d temporary files left by interrupted writes", removed)

@@ -171,3 +171,53 @@ class DryRunSucceeded(BlocksnapError):
 
     def __init__(self) -> None:
         super().__init__("Request would have succeeded, but DryRun flag is set.")
+
+
+# ---- authentication (mapped in http/errors.py and http/ec2_errors.py) ----
+
+
+class AuthenticationError(BlocksnapError):
+    """A request whose signature does not prove a known key (AWS's SigV4 refusals).
+
+    Messages are AWS's own, and none names or hints at a secret.
+    """
+
+
+class MissingAuthentication(AuthenticationError):
+    def __init__(self) -> None:
+        super().__init__("Missing Authentication Token")
+
+
+class IncompleteSignature(AuthenticationError):
+    """The Authorization header or its companions are malformed."""
+
+
+class UnknownAccessKey(AuthenticationError):
+    def __init__(self) -> None:
+        super().__init__("The security token included in the request is invalid.")
+
+
+class SignatureMismatch(AuthenticationError):
+    def __init__(self, message: str = (
+        "The request signature we calculated does not match the signature you provided. "
+        "Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
+    )) -> None:
+        super().__init__(message)
+
+
+class RequestExpired(SignatureMismatch):
+    """X-Amz-Date is more than the allowed skew away from the server's clock."""
+
+
+class OperationDenied(AccessDenied):
+    """The key is valid but its policy does not allow the operation."""
+
+    def __init__(self, access_key_id: str, operation: str):
+        super().__init__(f"The access key {access_key_id} is not authorized to perform: {operation}")
+
+
+class AccessKeyNotFound(BlocksnapError):
+    reason = "KEY_NOT_FOUND"
+
+    def __init__(self, access_key_id: str):
+        super().__init__(f"The access key '{access_key_id}' does not exist.")

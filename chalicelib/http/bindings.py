@@ -11,9 +11,11 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..domain.commands import CompleteSnapshot, CopyRequest, GetBlock, ListBlocks, ListChanges, PutBlock, StartRequest
+from ..domain.access import Policy
 from ..domain.snapshot import BLOCK_SIZE, PENDING, SnapshotRecord
 from ..usecases import UseCases
 from ..usecases.reads import Page
+from .errors import UnknownOperation
 
 Members = dict[str, Any]
 SHA256 = "SHA256"
@@ -175,6 +177,31 @@ def get_usage(uc: UseCases, m: Members) -> Members:
     }
 
 
+def _key_members(key) -> Members:
+    return {"AccessKeyId": key.access_key_id, "Policy": key.policy.value, "Description": key.description,
+            "CreateDate": key.created}
+
+
+def _access(uc: UseCases):
+    if uc.access is None:
+        raise UnknownOperation("Access keys are managed by blocksnap serve; here IAM authenticates requests.")
+    return uc.access
+
+
+def create_access_key(uc: UseCases, m: Members) -> Members:
+    key = _access(uc).create(Policy(m["Policy"]), m.get("Description") or "")
+    return {**_key_members(key), "SecretAccessKey": key.secret_access_key}
+
+
+def list_access_keys(uc: UseCases, m: Members) -> Members:
+    return {"AccessKeys": [_key_members(key) for key in _access(uc).list()]}
+
+
+def delete_access_key(uc: UseCases, m: Members) -> Members:
+    _access(uc).revoke(m["AccessKeyId"])
+    return {}
+
+
 OPERATIONS: dict[str, Callable[[UseCases, Members], Members]] = {
     "StartSnapshot": start_snapshot,
     "PutSnapshotBlock": put_snapshot_block,
@@ -188,6 +215,9 @@ OPERATIONS: dict[str, Callable[[UseCases, Members], Members]] = {
     "ListSnapshotChecksums": list_snapshot_checksums,
     "ListSnapshotWrites": list_snapshot_writes,
     "GetUsage": get_usage,
+    "CreateAccessKey": create_access_key,
+    "ListAccessKeys": list_access_keys,
+    "DeleteAccessKey": delete_access_key,
 }
 
 

@@ -20,6 +20,11 @@ log = logging.getLogger(__name__)
 # (class, status, code); the first match wins, so subclasses come before their bases.
 _TABLE: list[tuple[type[Exception], int, str]] = [
     (e.DryRunSucceeded, 412, "DryRunOperation"),
+    (e.MissingAuthentication, 403, "MissingAuthenticationToken"),
+    (e.IncompleteSignature, 400, "IncompleteSignature"),
+    (e.UnknownAccessKey, 401, "AuthFailure"),
+    (e.RequestExpired, 400, "RequestExpired"),
+    (e.SignatureMismatch, 401, "AuthFailure"),
     (e.MalformedSnapshotId, 400, "InvalidSnapshotID.Malformed"),
     (e.SnapshotNotFound, 400, "InvalidSnapshot.NotFound"),
     (e.InvalidResourceId, 400, "InvalidID"),
@@ -37,6 +42,8 @@ _TABLE: list[tuple[type[Exception], int, str]] = [
     (e.ValidationError, 400, "InvalidParameterValue"),
     (e.AccessDenied, 403, "UnauthorizedOperation"),
     (e.DependencyThrottled, 503, "RequestLimitExceeded"),
+    (e.StorageFull, 503, "Unavailable"),
+    (w.BodyTimeout, 503, "Unavailable"),
     (e.CorruptData, 500, "InternalError"),
 ]
 

@@ -114,6 +114,11 @@ _TABLE: list[tuple[type[Exception], int, str, str, bool]] = [
     (e.ChecksumMismatch, 403, "InvalidSignatureException", _CORAL_SERVICE_NS, True),
     (e.IdempotencyConflict, 409, "ConflictException", _SERVICE_NS, False),
     (e.AccessDenied, 403, "AccessDeniedException", _SERVICE_NS, False),
+    (e.AccessKeyNotFound, 404, "ResourceNotFoundException", _SERVICE_NS, False),
+    (e.MissingAuthentication, 403, "MissingAuthenticationTokenException", _CORAL_SERVICE_NS, True),
+    (e.IncompleteSignature, 400, "IncompleteSignatureException", _CORAL_SERVICE_NS, True),
+    (e.UnknownAccessKey, 403, "UnrecognizedClientException", _CORAL_SERVICE_NS, True),
+    (e.SignatureMismatch, 403, "InvalidSignatureException", _CORAL_SERVICE_NS, True),
     (e.DependencyThrottled, 400, "RequestThrottledException", _SERVICE_NS, False),
     # A 503 is retried by every AWS SDK; the message says what ran out.
     (e.StorageFull, 503, "ServiceUnavailableException", _CORAL_SERVICE_NS, True),

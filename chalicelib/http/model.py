@@ -302,6 +302,8 @@ def serialize(op_name: str, output: Mapping[str, Any]) -> WireResponse:
     if payload_member is not None:
         headers["Content-Type"] = "application/octet-stream"
         return WireResponse(op.status, headers, bytes(output.get(payload_member) or b""))
+    if op.status == 204:  # No Content: a body would break HTTP/1.1 framing
+        return WireResponse(op.status, headers, b"")
     headers["Content-Type"] = "application/json"
     return WireResponse(op.status, headers, json.dumps(document, separators=(",", ":")).encode())
 

@@ -2,7 +2,10 @@
 
 Chalice's own ``chalice local`` server is a single-threaded development
 server; blocksnap serves with granian instead and needs only this thin
-translation from a WSGI request to an API Gateway proxy event and back. Bodies
+translation from a WSGI request to an API Gateway proxy event and back. Every
+routed request passes the :class:`~chalicelib.http.sigv4.Guard` (SigV4 and
+the key's policy) before dispatch, and the key id reaches the handlers as API
+Gateway's ``requestContext.identity.accessKey``. Bodies
 are handed over as raw bytes (no base64 round trip on the way in). Unknown
 paths get an AWS-shaped JSON 404 rather than API Gateway's 403 "Missing
 Authentication Token", and a known path with another method gets the same
@@ -35,6 +38,8 @@ from .errors import (
     UnknownOperation,
     error_response,
 )
+from . import ec2_errors, ec2_query
+from .sigv4 import EC2_ROUTE, Guard, SignedRequest
 
 # A block (512 KiB) is the largest body any operation takes; JSON documents are far smaller.
 MAX_BODY = 1024 * 1024
@@ -53,13 +58,15 @@ def _percent_encoded(match: re.Match) -> str:
 
 
 class ChaliceWSGI:
-    def __init__(self, app: Any):
+    def __init__(self, app: Any, guard: Guard | None = None):
+        """``guard`` checks every routed request's signature and policy; None serves everyone (--no-auth)."""
         # A view of the app with no binary types: the app itself keeps them
         # for API Gateway (chalice package, Lambda, tests in this process).
         self.app = copy.copy(app)
         self.app.api = copy.copy(app.api)
         self.app.api.binary_types = []
         self.matcher = RouteMatcher(list(app.routes))
+        self.guard = guard
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO") or "/"
@@ -78,12 +85,16 @@ class ChaliceWSGI:
             headers["content-type"] = environ["CONTENT_TYPE"]
         if environ.get("CONTENT_LENGTH"):
             headers["content-length"] = environ["CONTENT_LENGTH"]
+        try:
+            key = self._check(SignedRequest(method, path, environ.get("QUERY_STRING", ""), headers, body), match)
+        except BlocksnapError as exc:
+            return self._error(exc, start_response, match.route)
         query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
         event = {
             "requestContext": {
                 "httpMethod": method,
                 "resourcePath": match.route,
-                "identity": {"sourceIp": environ.get("REMOTE_ADDR", "")},
+                "identity": {"sourceIp": environ.get("REMOTE_ADDR", ""), "accessKey": key},
                 "path": path,
             },
             "headers": headers,
@@ -119,13 +130,26 @@ class ChaliceWSGI:
             raise MethodNotAllowed(f"No operation is served at {method} {path}", tuple(sorted(methods)))
         return match
 
+    def _check(self, request: SignedRequest, match) -> str | None:
+        """The access key id the request was signed with, once the guard lets it through."""
+        if self.guard is None:
+            return None
+        handler = self.app.routes[match.route][request.method].view_name
+        return self.guard.check(request, match.route, handler).access_key_id
+
     @staticmethod
-    def _error(exc: BlocksnapError, start_response: Callable) -> Iterable[bytes]:
-        status, headers, body = error_response(exc)
+    def _error(exc: BlocksnapError, start_response: Callable, route: str | None = None) -> Iterable[bytes]:
+        request_id = str(uuid.uuid4())
+        if route == EC2_ROUTE:  # the EC2 Query protocol's refusals are its own XML shape
+            status, code, message = ec2_errors.ec2_error(exc)
+            headers = {"Content-Type": ec2_query.CONTENT_TYPE}
+            body = ec2_query.error_body(code, message, request_id)
+        else:
+            status, headers, body = error_response(exc)
         header_list = list(headers.items())
         if isinstance(exc, MethodNotAllowed):
             header_list.append(("Allow", ", ".join(exc.allowed)))
-        header_list += [("x-amzn-RequestId", str(uuid.uuid4())), ("Content-Length", str(len(body)))]
+        header_list += [("x-amzn-RequestId", request_id), ("Content-Length", str(len(body)))]
         start_response(f"{status} {_REASONS.get(status, '')}", header_list)
         return [body]
 

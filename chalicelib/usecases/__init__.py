@@ -4,7 +4,8 @@
 ``writes`` (full and sub-block writes: one append path), ``completion``,
 ``reads`` (get, list, diff, describe), ``garbage`` (collection and the
 storage figures), and for the EC2 actions ``catalog`` (describe, tags),
-``deletion`` and ``copying``; ``write_sink`` is the two appends the
+``deletion`` and ``copying``; ``keys`` (access keys: the signature check's
+lookup and their management); ``write_sink`` is the two appends the
 encryption function's copier makes, over the event store alone. They know the ports and the domain,
 never a wire name: ``chalicelib/http`` maps each protocol's members to these
 commands and their results back. :class:`UseCases` is what the wiring builds
@@ -20,12 +21,13 @@ from .completion import Completion
 from .copying import Copying
 from .deletion import Deletion
 from .garbage import GarbageCollector
+from .keys import AccessKeys
 from .reads import Reads
 from .starts import Starts
 from .writes import Writes
 
 
-@dataclass(frozen=True)
+@dataclass
 class UseCases:
     starts: Starts
     writes: Writes
@@ -35,3 +37,5 @@ class UseCases:
     catalog: Catalog
     deletion: Deletion
     copying: Copying
+    # Set by the HTTP worker of blocksnap serve, which authenticates requests; on AWS, IAM does.
+    access: AccessKeys | None = None

@@ -1,6 +1,6 @@
 """The real AWS CLI (v1, ``aws ebs …``) against a running ``blocksnap serve``.
 
-Each call is a subprocess with ``--endpoint-url <server.url> --output json``, fake static
+Each call is a subprocess with ``--endpoint-url <server.url> --output json``, the server's root key as
 credentials and config/credential files pointing nowhere, so nothing on the machine
 (profiles, ``AWS_ENDPOINT_URL``, SSO caches, IMDS) can interfere. Retries are disabled so
 a server error surfaces as-is instead of being masked by botocore's retry handler.
@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from tests.servers import ROOT_KEY_ID, ROOT_SECRET
 
 from .conftest import BLOCK, block, checksum
 
@@ -47,8 +49,8 @@ class AwsCli:
         self.cmd = _aws_command()
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env.update(
-            AWS_ACCESS_KEY_ID="AKIDEXAMPLE",
-            AWS_SECRET_ACCESS_KEY="secret",
+            AWS_ACCESS_KEY_ID=ROOT_KEY_ID,
+            AWS_SECRET_ACCESS_KEY=ROOT_SECRET,
             AWS_DEFAULT_REGION="us-east-1",
             AWS_CONFIG_FILE=str(home / "does-not-exist" / "config"),
             AWS_SHARED_CREDENTIALS_FILE=str(home / "does-not-exist" / "credentials"),

@@ -109,7 +109,7 @@ def test_idle_pending_snapshot_times_out(tmp_path, request, backend):
         deadline = time.monotonic() + 15
         doc = {}
         while time.monotonic() < deadline:
-            doc = requests.get(f"{srv.url}/blocksnap/v1/snapshots/{idle}").json()
+            doc = srv.http().get(f"{srv.url}/blocksnap/v1/snapshots/{idle}").json()
             if doc["Status"] != "pending":
                 break
             time.sleep(0.1)
@@ -188,7 +188,7 @@ def test_http_workers_die_with_a_killed_server(tmp_path):
     """No stale worker keeps answering on the port of a crashed server (and writing to its data dir)."""
     srv = BlocksnapServer(tmp_path / "data", env={"BLOCKSNAP_PROCESSES": "2"}).start()
     url = srv.url
-    assert requests.get(f"{url}/blocksnap/v1/snapshots/snap-00000000000000000", timeout=5).status_code == 404
+    assert srv.http().get(f"{url}/blocksnap/v1/snapshots/snap-00000000000000000", timeout=5).status_code == 404
     srv.kill()
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -226,7 +226,7 @@ def test_a_running_server_keeps_its_port_and_its_data_dir(tmp_path):
                 1, f"blocksnap: the data dir {tmp_path / 'data'} is in use by blocksnap serve (pid {pid}); "
                 "stop it first\n"
             )
-        assert requests.get(f"{srv.url}/blocksnap/v1/snapshots/snap-00000000000000000", timeout=5).status_code == 404
+        assert srv.http().get(f"{srv.url}/blocksnap/v1/snapshots/snap-00000000000000000", timeout=5).status_code == 404
     finally:
         srv.stop()
     rebuilt = _second_command("rebuild", "--data-dir", str(tmp_path / "data"), "--no-progress")

@@ -11,7 +11,6 @@ import uuid
 from datetime import datetime
 
 import pytest
-import requests
 from botocore.exceptions import ClientError, ParamValidationError
 
 
@@ -40,7 +39,7 @@ def test_start_snapshot_response_has_the_aws_shape(ebs):
 
 
 def test_start_snapshot_wire_uses_epoch_numbers_and_nulls(server):
-    resp = requests.post(f"{server.url}/snapshots", json={"VolumeSize": 1})
+    resp = server.http().post(f"{server.url}/snapshots", json={"VolumeSize": 1})
     assert resp.status_code == 201
     assert resp.headers["x-amzn-RequestId"]
     body = resp.json()
@@ -103,7 +102,7 @@ def test_wrong_aggregate_moves_the_snapshot_to_error(ebs, server):
     )
     assert r["Status"] == "pending"
     wait_status(ebs, sid, "error")
-    doc = requests.get(f"{server.url}/blocksnap/v1/snapshots/{sid}").json()
+    doc = server.http().get(f"{server.url}/blocksnap/v1/snapshots/{sid}").json()
     assert doc["Status"] == "error" and doc["StateMessage"] == "Checksum mismatch for snapshot"
     with pytest.raises(ClientError) as e:
         ebs.list_snapshot_blocks(SnapshotId=sid)
@@ -119,7 +118,7 @@ def test_wrong_changed_blocks_count_moves_the_snapshot_to_error(ebs, server):
     put(ebs, sid, 0, block("y"))
     ebs.complete_snapshot(SnapshotId=sid, ChangedBlocksCount=2)
     wait_status(ebs, sid, "error")
-    doc = requests.get(f"{server.url}/blocksnap/v1/snapshots/{sid}").json()
+    doc = server.http().get(f"{server.url}/blocksnap/v1/snapshots/{sid}").json()
     assert doc["StateMessage"] == "Changed blocks count mismatch for snapshot"
 
 
@@ -357,32 +356,32 @@ def test_pending_parent_is_refused(ebs):
 
 
 def test_errors_carry_request_ids_and_json(server):
-    resp = requests.get(f"{server.url}/snapshots/snap-0123456789abcdef0/blocks")
+    resp = server.http().get(f"{server.url}/snapshots/snap-0123456789abcdef0/blocks")
     assert resp.status_code == 404
     assert resp.headers["x-amzn-ErrorType"].startswith("ResourceNotFoundException:")
     assert resp.headers["x-amzn-RequestId"]
     assert resp.json() == {"Message": "The snapshot 'snap-0123456789abcdef0' does not exist.", "Reason": "SNAPSHOT_NOT_FOUND"}
-    unknown = requests.get(f"{server.url}/no/such/route")
+    unknown = server.http().get(f"{server.url}/no/such/route")
     assert unknown.status_code == 404 and unknown.headers["x-amzn-RequestId"] and unknown.json()["message"]
 
 
 @pytest.mark.parametrize("body", [b"{not json", b"[" * 100_000, b'{"VolumeSize":' + b"[" * 100_000 + b"]" * 100_000 + b"}"],
                          ids=["not-json", "deep-array", "deep-member"])
 def test_malformed_json_is_a_client_error(server, body):
-    resp = requests.post(f"{server.url}/snapshots", data=body, headers={"Content-Type": "application/json"})
+    resp = server.http().post(f"{server.url}/snapshots", data=body, headers={"Content-Type": "application/json"})
     assert resp.status_code == 400
     assert resp.headers["x-amzn-ErrorType"].startswith("SerializationException")
 
 
 def test_a_known_path_with_another_method_gets_the_aws_error_shape(server):
-    resp = requests.delete(f"{server.url}/snapshots/snap-0123456789abcdef0/blocks/0")
+    resp = server.http().delete(f"{server.url}/snapshots/snap-0123456789abcdef0/blocks/0")
     assert resp.status_code == 405 and resp.headers["Allow"] == "GET, PUT"
     assert resp.headers["x-amzn-ErrorType"].startswith("UnknownOperationException")
     assert resp.headers["x-amzn-RequestId"] and resp.json()["message"]
 
 
 def test_a_body_larger_than_any_operation_takes_is_refused_unread(server):
-    resp = requests.post(f"{server.url}/snapshots", data=b" " * (2 * 1024 * 1024), headers={"Content-Type": "application/json"})
+    resp = server.http().post(f"{server.url}/snapshots", data=b" " * (2 * 1024 * 1024), headers={"Content-Type": "application/json"})
     assert resp.status_code == 413 and resp.headers["x-amzn-ErrorType"] and resp.json()["message"]
 
 
@@ -401,16 +400,16 @@ def test_a_streamed_block_body_is_read_whole(ebs):
 
 def test_describe_extension_reports_any_state(ebs, server):
     sid = ebs.start_snapshot(VolumeSize=3, Description="d", Tags=[{"Key": "a", "Value": "b"}])["SnapshotId"]
-    doc = requests.get(f"{server.url}/blocksnap/v1/snapshots/{sid}").json()
+    doc = server.http().get(f"{server.url}/blocksnap/v1/snapshots/{sid}").json()
     assert doc["Status"] == "pending" and doc["VolumeSize"] == 3 and doc["Tags"] == [{"Key": "a", "Value": "b"}]
     assert set(doc) >= {"SnapshotId", "Status", "StateMessage", "ParentSnapshotId", "VolumeSize", "StartTime",
                         "CompletionTime", "ChangedBlocksCount", "Encrypted", "Tags", "Description"}
     put(ebs, sid, 5, block("d"))
     ebs.complete_snapshot(SnapshotId=sid, ChangedBlocksCount=1)
     wait_status(ebs, sid)
-    doc = requests.get(f"{server.url}/blocksnap/v1/snapshots/{sid}").json()
+    doc = server.http().get(f"{server.url}/blocksnap/v1/snapshots/{sid}").json()
     assert doc["Status"] == "completed" and doc["ChangedBlocksCount"] == 1 and doc["CompletionTime"] >= doc["StartTime"]
-    bad = requests.get(f"{server.url}/blocksnap/v1/snapshots/snap-NOPE")
+    bad = server.http().get(f"{server.url}/blocksnap/v1/snapshots/snap-NOPE")
     assert bad.status_code == 400 and bad.headers["x-amzn-ErrorType"].startswith("ValidationException")
-    missing = requests.get(f"{server.url}/blocksnap/v1/snapshots/snap-0123456789abcdef0")
+    missing = server.http().get(f"{server.url}/blocksnap/v1/snapshots/snap-0123456789abcdef0")
     assert missing.status_code == 404 and missing.json()["Reason"] == "SNAPSHOT_NOT_FOUND"

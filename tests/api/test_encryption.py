@@ -14,7 +14,7 @@ from .conftest import all_blocks, all_changes, block, put, snapshot, start_serve
 
 @pytest.fixture
 def client(server):
-    return BlocksnapClient(server.url, aws_access_key_id="AKID", aws_secret_access_key="secret")
+    return BlocksnapClient(server.url, **server.credentials)
 
 
 def read(ebs, sid) -> dict[int, bytes]:

@@ -33,6 +33,8 @@ ROUTES = [
     ("GET", "/no/such/{sid}"),
 ]
 
+_SIGNATURE_REFUSALS = ("MissingAuthenticationToken", "IncompleteSignature", "UnrecognizedClient", "InvalidSignature")
+
 _text = st.text(st.characters(min_codepoint=32, max_codepoint=0x2FF, exclude_characters="/?#%"), max_size=40)
 _header_text = st.text(st.characters(min_codepoint=33, max_codepoint=126), max_size=60)
 _numbers = st.one_of(
@@ -108,7 +110,7 @@ def test_no_request_gets_a_server_error(server, targets, data):
     headers = dict(req["headers"])
     if req["checksum_matches"] and req["body"] is not None:
         headers["x-amz-Checksum"] = base64.b64encode(hashlib.sha256(req["body"]).digest()).decode()
-    resp = requests.request(method, server.url + requests.utils.quote(path), params=req["query"],
+    resp = server.http().request(method, server.url + requests.utils.quote(path), params=req["query"],
                             headers=headers, data=req["body"], timeout=30)
     assert resp.status_code < 500, (method, path, req["query"], headers, resp.status_code, resp.text[:300])
     assert resp.headers.get("x-amzn-RequestId")
@@ -116,3 +118,7 @@ def test_no_request_gets_a_server_error(server, targets, data):
         assert resp.headers.get("x-amzn-ErrorType"), (method, path, resp.status_code, resp.text[:300])
         document = resp.json()
         assert document.get("message") or document.get("Message"), document
+        # Signed with the root key, whatever the path, query and headers: never refused by the signature check
+        # (a checksum mismatch is an InvalidSignatureException too, with its own message).
+        if resp.headers["x-amzn-ErrorType"].startswith(_SIGNATURE_REFUSALS):
+            assert "x-amz-Checksum" in document.get("message", ""), (method, path, req["query"], headers, document)

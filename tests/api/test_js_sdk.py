@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers import ROOT_KEY_ID, ROOT_SECRET
+
 from .conftest import BLOCK
 
 JS_DIR = Path(__file__).resolve().parent / "js"
@@ -28,10 +30,10 @@ PINNED = json.loads((JS_DIR / "package.json").read_text())["dependencies"]["@aws
 
 
 def _clean_env() -> dict[str, str]:
-    """No AWS_* settings from the machine (profiles, endpoints, credentials) leak in."""
+    """No AWS_* settings from the machine (profiles, endpoints, credentials) leak in; the server's root key signs."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-               AWS_EC2_METADATA_DISABLED="true")
+               AWS_EC2_METADATA_DISABLED="true", AWS_ACCESS_KEY_ID=ROOT_KEY_ID, AWS_SECRET_ACCESS_KEY=ROOT_SECRET)
     return env
 
 
@@ -142,3 +144,9 @@ def test_errors(summary):
     assert "maxResults" in val["message"]
     mismatch = summary["errorChecksum"]
     assert (mismatch["name"], mismatch["httpStatusCode"]) == ("InvalidSignatureException", 403)
+
+
+def test_wrong_keys_are_refused(summary):
+    wrong, unknown = summary["errorWrongSecret"], summary["errorUnknownKey"]
+    assert (wrong["name"], wrong["httpStatusCode"]) == ("InvalidSignatureException", 403)
+    assert (unknown["name"], unknown["httpStatusCode"]) == ("UnrecognizedClientException", 403)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import requests
 from botocore.exceptions import ClientError
 
 from chalicelib.client import BlocksnapClient
@@ -16,7 +15,7 @@ UNIT = 4096
 
 @pytest.fixture
 def client(server):
-    return BlocksnapClient(server.url, aws_access_key_id="AKID", aws_secret_access_key="secret")
+    return BlocksnapClient(server.url, **server.credentials)
 
 
 def merged(base: bytes, *writes: tuple[int, bytes]) -> bytes:
@@ -103,10 +102,12 @@ def test_sub_block_checksum_is_verified_over_raw_http(server, client):
     sid = client.start_snapshot(VolumeSize=1, sub_block_size=UNIT)["SnapshotId"]
     data = b"z" * UNIT
     url = f"{server.url}/blocksnap/v1/snapshots/{sid}/blocks/0/subblocks/0"
+    http = server.http()
     headers = {"x-amz-Data-Length": str(UNIT), "x-amz-Checksum-Algorithm": "SHA256"}
-    bad = requests.put(url, data=data, headers={**headers, "x-amz-Checksum": checksum(b"other")})
+    bad = http.put(url, data=data, headers={**headers, "x-amz-Checksum": checksum(b"other")})
     assert bad.status_code == 403 and bad.headers["x-amzn-ErrorType"].startswith("InvalidSignatureException")
-    good = requests.put(url, data=data, headers={**headers, "x-amz-Checksum": checksum(data)})
+    assert "x-amz-Checksum does not match" in bad.json()["message"]
+    good = http.put(url, data=data, headers={**headers, "x-amz-Checksum": checksum(data)})
     assert good.status_code == 201
     assert good.headers["x-amz-Checksum"] == checksum(merged(bytes(BLOCK), (0, data)))
-    assert requests.put(url.replace("/0/subblocks", "/-1/subblocks"), data=data, headers=headers).status_code == 400
+    assert http.put(url.replace("/0/subblocks", "/-1/subblocks"), data=data, headers=headers).status_code == 400

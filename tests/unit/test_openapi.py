@@ -288,6 +288,9 @@ def test_ebs_bodies_match_the_model(doc, name):
     header_members = {ref["locationName"] for ref in out_shape["members"].values() if ref.get("location") == "header"}
     assert header_members <= set(response.get("headers", {}))
     out_payload = out_shape.get("payload")
+    if model.operation(name).status == 204:
+        assert "content" not in response, "204 No Content has no body"
+        return
     if out_payload:
         assert list(response["content"]) == ["application/octet-stream"]
         return
@@ -326,6 +329,13 @@ _SAMPLE_ERRORS = [
     e.DependencyAccessDenied("The key is not accessible"),
     e.DependencyThrottled("The storage service is throttling requests: SlowDown"),
     e.CorruptData("block 1 failed its checksum on read"),
+    e.MissingAuthentication(),
+    e.IncompleteSignature("Authorization header requires 'Signature' parameter."),
+    e.UnknownAccessKey(),
+    e.SignatureMismatch(),
+    e.RequestExpired("Signature expired: 20261204T000000Z is now earlier than …"),
+    e.OperationDenied("BSKAAAAAAAAAAAAAAAAA", "ebs:StartSnapshot"),
+    e.AccessKeyNotFound("BSKAAAAAAAAAAAAAAAAA"),
     RuntimeError("unexpected"),
 ]
 

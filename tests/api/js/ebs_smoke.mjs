@@ -77,7 +77,7 @@ function linearAggregate(blocks) {
 const client = new EBSClient({
   endpoint: url,
   region: "us-east-1",
-  credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" },
+  credentials: { accessKeyId: process.env.AWS_ACCESS_KEY_ID, secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY },
   maxAttempts: 1, // surface server errors as-is
 });
 
@@ -142,9 +142,9 @@ async function getBlock(snapshotId, index, token) {
   return { bytes, meta: { DataLength: out.DataLength, Checksum: out.Checksum, ChecksumAlgorithm: out.ChecksumAlgorithm } };
 }
 
-async function expectError(name, command) {
+async function expectError(name, command, using = client) {
   try {
-    await client.send(command);
+    await using.send(command);
   } catch (e) {
     return {
       name: e.name,
@@ -306,6 +306,17 @@ async function main() {
     eq("checksum mismatch name", mismatch.name, "InvalidSignatureException");
     eq("checksum mismatch http status", mismatch.httpStatusCode, 403);
   }
+
+  // Keys the server does not know, or a secret it does not: refused by the signature check (a payload-hash PUT).
+  const signedWith = (accessKeyId, secretAccessKey) =>
+    new EBSClient({ endpoint: url, region: "us-east-1", maxAttempts: 1, credentials: { accessKeyId, secretAccessKey } });
+  const put0 = () => new PutSnapshotBlockCommand({
+    SnapshotId: pending.SnapshotId, BlockIndex: 0, BlockData: data.p0, DataLength: BLOCK,
+    Checksum: checksum(data.p0), ChecksumAlgorithm: "SHA256",
+  });
+  summary.errorWrongSecret = await expectError("wrong secret", put0(),
+    signedWith(process.env.AWS_ACCESS_KEY_ID, "not-the-secret"));
+  summary.errorUnknownKey = await expectError("unknown key", put0(), signedWith("AKIDNOSUCHKEY0000000", "x"));
 }
 
 try {
