@@ -14,6 +14,7 @@ import fcntl
 import ipaddress
 import os
 import socket
+import sys
 import time
 from pathlib import Path
 from typing import IO

@@ -14,7 +14,7 @@ UNIT = 4096
 
 @pytest.fixture
 def client(server):
-    return BlocksnapClient(server.url, aws_access_key_id="AKID", aws_secret_access_key="secret")
+    return BlocksnapClient(server.url, **server.credentials)
 
 
 def all_pages(call, snapshot_id: str, **query) -> list[dict]:

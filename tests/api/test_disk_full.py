@@ -82,8 +82,7 @@ def test_a_full_disk_is_a_retryable_503_and_writes_resume_when_space_returns(sma
         assert error["Error"] == {"Code": "ServiceUnavailableException", "Message": "The block store is out of space"}
         assert _temporary_files(small_data_dir) == []
 
-        retrying = boto3.client("ebs", endpoint_url=srv.url, region_name="us-east-1", aws_access_key_id="AKID",
-                                aws_secret_access_key="secret",
+        retrying = boto3.client("ebs", endpoint_url=srv.url, region_name="us-east-1", **srv.credentials,
                                 config=Config(retries={"max_attempts": 3, "mode": "standard"}))
         with pytest.raises(ClientError) as retried:
             put(retrying, sid, 99, block("b99"))

@@ -285,7 +285,7 @@ def test_a_kill_during_uploads_completions_and_encrypted_copies_loses_nothing_ac
                 return
 
         def copier() -> None:
-            client = BlocksnapClient(srv.url, aws_access_key_id="AKID", aws_secret_access_key="secret")
+            client = BlocksnapClient(srv.url, **srv.credentials)
             try:
                 while not stop.is_set():
                     copies.append(client.copy_snapshot(source, Encrypted=True)["SnapshotId"])
@@ -304,7 +304,7 @@ def test_a_kill_during_uploads_completions_and_encrypted_copies_loses_nothing_ac
         assert completed and copies, f"seed {seed}: the kill came before any completion or copy"
         srv.start()
         ebs = srv.client()
-        client = BlocksnapClient(srv.url, aws_access_key_id="AKID", aws_secret_access_key="secret")
+        client = BlocksnapClient(srv.url, **srv.credentials)
         expected_source = read_all(ebs, source)
         for sid, blocks in completed.items():
             assert wait_status(ebs, sid) == "completed", f"seed {seed}"

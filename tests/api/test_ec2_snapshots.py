@@ -289,12 +289,13 @@ def test_dry_run_does_nothing(ec2, ebs, tagged):
 
 def test_unsupported_and_invalid_actions_answer_in_the_ec2_shape(ec2, server):
     assert error(ec2.describe_volumes)[:2] == (400, "UnsupportedOperation")
-    import urllib.request
+    import requests
 
-    request = urllib.request.Request(server.url + "/", data=b"Action=Frobnicate&Version=2016-11-15", method="POST",
-                                     headers={"Content-Type": "application/x-www-form-urlencoded"})
-    with pytest.raises(urllib.error.HTTPError) as info:
-        urllib.request.urlopen(request)
-    body = info.value.read().decode()
-    assert info.value.code == 400 and info.value.headers["Content-Type"].startswith("text/xml")
+    from tests.servers import ROOT_KEY_ID, ROOT_SECRET, SignedRequests
+
+    answer = requests.post(server.url + "/", data=b"Action=Frobnicate&Version=2016-11-15",
+                           headers={"Content-Type": "application/x-www-form-urlencoded"},
+                           auth=SignedRequests(ROOT_KEY_ID, ROOT_SECRET, "ec2"))
+    body = answer.text
+    assert answer.status_code == 400 and answer.headers["Content-Type"].startswith("text/xml")
     assert "<Code>InvalidAction</Code>" in body and body.startswith("<?xml")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.servers import ROOT, BlocksnapServer, ebs_client
+from tests.servers import ROOT, ROOT_ENV, BlocksnapServer, ebs_client
 
 from .conftest import block, checksum, put, read_all, snapshot, wait_status
 
@@ -113,7 +113,7 @@ def _ctrl_c_during_uploads(trial: int, data_dir: Path) -> float:
     """
     proc = subprocess.Popen(
         [sys.executable, "-c", _SERVE, str(data_dir)], cwd=ROOT, start_new_session=True,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, **ROOT_ENV},
     )
     try:
         url = None

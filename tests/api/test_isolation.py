@@ -58,7 +58,7 @@ def test_nothing_in_a_new_data_dir_is_readable_by_another_user(open_parent):
                 "token-secret", "store"} <= names, names
         assert _open_to_others(data_dir) == []
         assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
-        block_file = next((data_dir / "store" / "blocks").rglob("0*"))
+        block_file = next(p for p in (data_dir / "store" / "blobs").rglob("*") if p.is_file())
         for target in (data_dir / "events.sqlite3", data_dir / "token-secret", block_file):
             denied = _as_nobody("cat", str(target))
             assert denied.returncode != 0 and "Permission denied" in denied.stderr, target

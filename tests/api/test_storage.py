@@ -16,7 +16,7 @@ BLOCK = 524288
 
 @pytest.fixture
 def client(server):
-    return BlocksnapClient(server.url, aws_access_key_id="AKID", aws_secret_access_key="secret")
+    return BlocksnapClient(server.url, **server.credentials)
 
 
 def usage(client) -> dict:
