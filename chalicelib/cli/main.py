@@ -66,6 +66,10 @@ def _parser() -> argparse.ArgumentParser:
         f"pause the projector first (default: ${wiring.ENV_BACKEND}, else embedded)",
     )
     rebuild.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    from blocksnap_client.commands import register  # upload, download, ...: the client, a package of its own
+
+    register(sub)
     return parser
 
 
@@ -94,6 +98,8 @@ def _backend(value: str) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if hasattr(args, "run"):
+        return args.run(args)
     backend = args.backend if getattr(args, "backend", None) else _from_env(wiring.ENV_BACKEND, _backend, "embedded")
     if args.command == "serve":
         from .serve import serve

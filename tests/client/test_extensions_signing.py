@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import boto3
 import pytest
 
-from chalicelib.client import BlocksnapClient
+from blocksnap_client.extensions import BlocksnapClient
 
 
 @pytest.fixture
