@@ -18,7 +18,9 @@ from botocore.parsers import ResponseParserError
 from .api import Connection
 from .errors import CommandError
 
-POLL_SECONDS = 0.25
+# Sealing takes milliseconds on blocksnap and minutes on AWS: poll soon, then back off to once a second.
+FIRST_POLL_SECONDS = 0.02
+MAX_POLL_SECONDS = 1.0
 _NOT_READABLE = {"ResourceNotFoundException", "ValidationException"}
 
 
@@ -65,6 +67,7 @@ def wait_until_readable(
 ) -> None:
     deadline = time.monotonic() + timeout
     state = state_source(conn, snapshot_id, complete)
+    pause = FIRST_POLL_SECONDS
     while True:
         status = state()
         if status == "error":
@@ -73,4 +76,5 @@ def wait_until_readable(
             return
         if time.monotonic() > deadline:
             raise CommandError(f"snapshot {snapshot_id} is still {status or 'unreadable'} after {timeout:g} s")
-        time.sleep(POLL_SECONDS)
+        time.sleep(pause)
+        pause = min(pause * 2, MAX_POLL_SECONDS)

@@ -181,3 +181,32 @@ def test_wait_returns_once_reads_work(cli, image):
     snapshot_id = upload(cli, image, "--no-wait")
     assert cli.ok("wait", snapshot_id, "--timeout", "60").last_line == snapshot_id
     assert cli.ok("verify", snapshot_id).code == 0
+
+
+def test_resume_from_the_servers_acknowledged_writes(cli, server, image, tmp_path):
+    if not has_extension(server, "writes"):
+        pytest.skip("the server has no writes extension (it lands with the integrator)")
+    code, stderr = _interrupt_midway(cli, "upload", image, "--workers", "1")
+    assert code == 130, stderr
+    command = stderr.strip().splitlines()[-1].split("To continue: ")[1].split()
+    snapshot_id = command[command.index("--resume") + 1]
+    elsewhere = Cli(tmp_path / "fresh-cache", cli.endpoint_url)  # the journal is gone: only the server knows
+    assert elsewhere.ok(*command[1:]).last_line == snapshot_id
+    assert written_blocks(server, snapshot_id) == sorted(non_zero_blocks(image))
+
+
+def test_an_interrupted_download_continues_where_it_stopped(cli, image, tmp_path):
+    snapshot_id = upload(cli, image)
+    out = tmp_path / "out.img"
+    proc = cli.popen("download", snapshot_id, out, "--workers", "1")
+    for line in proc.stderr:
+        if line.startswith("download: 30%"):
+            proc.send_signal(signal.SIGINT)
+            break
+    rest = proc.stderr.read()
+    assert proc.wait(60) == 130, rest
+    assert "run the same command again" in rest and not out.exists()
+    continued = cli.ok("download", snapshot_id, out, "--json").json()
+    assert 0 < continued["BlocksRead"] < continued["Blocks"]
+    assert same_volume(image, out)
+    assert not list(tmp_path.glob("out.img.*")), "the partial file and its journal are gone"
