@@ -153,16 +153,26 @@ def _snapshot_document(snapshot: dict) -> dict:
 
 
 def _show(args: argparse.Namespace) -> int:
-    found = _connect(args).ec2.describe_snapshots(SnapshotIds=[args.snapshot])["Snapshots"]
+    conn = _connect(args)
+    try:
+        found = conn.ec2.describe_snapshots(SnapshotIds=[args.snapshot])["Snapshots"]
+    except (ClientError, ResponseParserError) as exc:
+        if conn.extensions is None or _is_not_found(exc):
+            raise
+        found = [conn.extensions.describe_snapshot(args.snapshot)]  # blocksnap without its EC2 API
     if not found:
         raise CommandError(f"{args.snapshot} not found")
-    document = _snapshot_document(found[0])
+    document = found[0] if "Status" in found[0] else _snapshot_document(found[0])
     if args.json:
         _print_json(document)
     else:
         for key, value in document.items():
             print(f"{key}: {value}")
     return 0
+
+
+def _is_not_found(exc: Exception) -> bool:
+    return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") == "InvalidSnapshot.NotFound"
 
 
 def _ls(args: argparse.Namespace) -> int:

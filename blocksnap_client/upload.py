@@ -228,7 +228,11 @@ def _upload(conn: Connection, request: UploadRequest, cache: DigestCache, image:
     cache.store(snapshot_id, holds)
     journal.remove()
     if request.wait:
-        wait_until_readable(conn, snapshot_id, request.wait_timeout, complete)
+        try:
+            wait_until_readable(conn, snapshot_id, request.wait_timeout, complete)
+        except KeyboardInterrupt:
+            raise Interrupted(f"interrupted while waiting; {snapshot_id} is uploaded and completing. "
+                              f"To wait for it: blocksnap wait {snapshot_id}") from None
         result.status = "completed"
     say(f"{snapshot_id}: sent {result.blocks_sent} of {image.block_count} blocks "
         f"(parent digests: {parent.source}), {result.status}", request.quiet)

@@ -210,3 +210,30 @@ def test_an_interrupted_download_continues_where_it_stopped(cli, image, tmp_path
     assert 0 < continued["BlocksRead"] < continued["Blocks"]
     assert same_volume(image, out)
     assert not list(tmp_path.glob("out.img.*")), "the partial file and its journal are gone"
+
+
+def test_show_answers_on_blocksnap(cli, image):
+    snapshot_id = upload(cli, image, "--description", "shown")
+    shown = cli.ok("show", snapshot_id, "--json").json()
+    assert shown["SnapshotId"] == snapshot_id and shown["Description"] == "shown"
+    assert shown.get("State", shown.get("Status")) == "completed"
+
+
+def test_a_killed_upload_resumes_from_the_journal(cli, server, image):
+    proc = cli.popen("upload", image, "--workers", "1")
+    snapshot_id = None
+    for line in proc.stderr:
+        if line.startswith("started "):
+            snapshot_id = line.split()[1]
+        if line.startswith("upload: 30%"):
+            proc.kill()  # no Ctrl-C handler runs: what the journal has is all there is
+            break
+    proc.wait(60)
+    assert snapshot_id is not None
+    before = written_blocks(server, snapshot_id)
+    assert 0 < len(before) < len(DATA)
+    assert cli.ok("upload", image, "--resume", snapshot_id).last_line == snapshot_id
+    after = written_blocks(server, snapshot_id)
+    assert sorted(set(after)) == sorted(non_zero_blocks(image))
+    # One worker: at most the one block acknowledged but not yet journaled when the kill came is sent again.
+    assert len(after) - len(set(after)) <= 1
