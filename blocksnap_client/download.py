@@ -96,6 +96,7 @@ def download(conn: Connection, cache: DigestCache, snapshot_id: str, out: Path, 
     listing = conn.list_blocks(snapshot_id)  # fails before OUT is touched if the snapshot is not readable
     target = Target(out, snapshot_id, listing[1] * GIB, force)
     try:
+        target.clear_absent(set(listing[0]), listing[1] * GIB // BLOCK_SIZE)
         result = read_snapshot(conn, cache, snapshot_id, listing, target.write, workers, quiet, "download", target.done)
     except KeyboardInterrupt:
         target.keep()

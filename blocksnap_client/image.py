@@ -9,8 +9,10 @@ written, zeros included (there is nothing else to clear them).
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import stat
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -22,6 +24,7 @@ BLOCK_SIZE = 512 * 1024  # the EBS direct APIs' only block size
 GIB = 1024**3
 BLOCKS_PER_GIB = GIB // BLOCK_SIZE
 ZERO_BLOCK = bytes(BLOCK_SIZE)
+_BLKZEROOUT = 0x127F  # <linux/fs.h>: _IO(0x12, 127), zero a byte range of a block device
 
 
 class ImageError(CommandError):
@@ -121,6 +124,29 @@ class Target:
                 os.ftruncate(self.fd, 0)
             os.ftruncate(self.fd, volume_bytes)
         self.done: dict[int, str] = self.journal.read() if resuming and self.journal else {}
+
+    def clear_absent(self, present: set[int], volume_blocks: int) -> None:
+        """On a device, zero the blocks the snapshot does not have (a file is all hole already).
+
+        BLKZEROOUT lets the device do it (often without writing); where it is
+        refused, zeros are written.
+        """
+        if not self.device:
+            return
+        index = 0
+        while index < volume_blocks:
+            if index in present:
+                index += 1
+                continue
+            end = index
+            while end < volume_blocks and end not in present:
+                end += 1
+            try:
+                fcntl.ioctl(self.fd, _BLKZEROOUT, struct.pack("QQ", index * BLOCK_SIZE, (end - index) * BLOCK_SIZE))
+            except OSError:
+                for i in range(index, end):
+                    os.pwrite(self.fd, ZERO_BLOCK, i * BLOCK_SIZE)
+            index = end
 
     def write(self, index: int, data: bytes, digest: str) -> None:
         """A zero block stays a hole in a file (it already is one); a device gets the zeros written."""
