@@ -24,21 +24,33 @@ MAX_POLL_SECONDS = 1.0
 _NOT_READABLE = {"ResourceNotFoundException", "ValidationException"}
 
 
-def _ec2_state(conn: Connection, snapshot_id: str) -> str | None:
+_NOT_FOUND = {"InvalidSnapshot.NotFound", "ResourceNotFoundException"}
+
+
+def _ask(question: Callable[[], str | None], snapshot_id: str) -> str | None:
+    """The state, or None where this source does not answer here; "no such snapshot" ends the wait."""
     try:
-        found = conn.ec2.describe_snapshots(SnapshotIds=[snapshot_id])["Snapshots"]
-    except (ClientError, BotoCoreError, ResponseParserError):
+        return question()
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in _NOT_FOUND:
+            raise CommandError(f"snapshot {snapshot_id} not found") from None
         return None
-    return found[0]["State"] if found else None
+    except (BotoCoreError, ResponseParserError):
+        return None
+
+
+def _ec2_state(conn: Connection, snapshot_id: str) -> str | None:
+    def ask() -> str | None:
+        found = conn.ec2.describe_snapshots(SnapshotIds=[snapshot_id])["Snapshots"]
+        return found[0]["State"] if found else None
+
+    return _ask(ask, snapshot_id)
 
 
 def _extension_state(conn: Connection, snapshot_id: str) -> str | None:
     if conn.extensions is None:
         return None
-    try:
-        return conn.extensions.describe_snapshot(snapshot_id).get("Status")
-    except (ClientError, BotoCoreError, ResponseParserError):
-        return None
+    return _ask(lambda: conn.extensions.describe_snapshot(snapshot_id).get("Status"), snapshot_id)
 
 
 def state_source(conn: Connection, snapshot_id: str, complete: dict[str, Any] | None) -> Callable[[], str | None]:

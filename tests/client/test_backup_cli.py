@@ -77,6 +77,7 @@ def test_parent_upload_sends_exactly_the_changed_blocks(cli, server, image, tmp_
     out = tmp_path / "child.img"
     cli.ok("download", child, out)
     assert same_volume(changed, out)
+    assert cli.ok("verify", child, "--json").json()["BlocksVerified"] == len(non_zero_blocks(image)) + 2
     diff = cli.ok("diff", parent, child, "--json").json()
     assert diff == {"FirstSnapshotId": parent, "SecondSnapshotId": child, "ChangedBlockIndexes": edited}
 
@@ -237,3 +238,8 @@ def test_a_killed_upload_resumes_from_the_journal(cli, server, image):
     assert sorted(set(after)) == sorted(non_zero_blocks(image))
     # One worker: at most the one block acknowledged but not yet journaled when the kill came is sent again.
     assert len(after) - len(set(after)) <= 1
+
+
+def test_wait_for_a_snapshot_that_does_not_exist_fails_at_once(cli):
+    run = cli("wait", "snap-0123456789abcdef0", "--timeout", "600")
+    assert run.code == 1 and "not found" in run.stderr and "Traceback" not in run.stderr
