@@ -1,7 +1,8 @@
-"""The Python client signs its extension calls with the credentials it was given."""
+"""The extensions client: calls signed (service ebs) with the credentials it was given, digest pages followed, absence detected."""
 
 from __future__ import annotations
 
+import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -51,3 +52,57 @@ def test_credentials_come_from_one_place_only(recorder):
     url, _ = recorder
     with pytest.raises(TypeError):
         BlocksnapClient(url, session=boto3.Session(), aws_access_key_id="A", aws_secret_access_key="B")
+
+
+@pytest.fixture
+def checksum_pages():
+    """A stub of the checksums route: two pages, then a 404 UnknownOperationException for any other path."""
+    seen: list[tuple[str, str | None]] = []
+    pages = {
+        None: {"Blocks": [{"BlockIndex": 0, "Checksum": "AA=="}], "NextToken": "t1"},
+        "t1": {"Blocks": [{"BlockIndex": 7, "Checksum": "Bw=="}], "NextToken": None},
+    }
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            from urllib.parse import parse_qs, urlsplit
+
+            url = urlsplit(self.path)
+            seen.append((self.path, self.headers.get("Authorization")))
+            token = parse_qs(url.query).get("pageToken", [None])[0]
+            if url.path.endswith("/checksums") and token in pages:
+                body, status, headers = json.dumps(dict(pages[token], ChecksumAlgorithm="SHA256")), 200, {}
+            else:
+                body, status = '{"message": "No operation"}', 404
+                headers = {"x-amzn-ErrorType": "UnknownOperationException:http://internal.amazon.com/"}
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def test_checksum_pages_are_followed_and_signed_for_ebs(checksum_pages):
+    url, seen = checksum_pages
+    client = BlocksnapClient(url, aws_access_key_id="AKIDPAGES", aws_secret_access_key="secret")
+    assert client.checksums("snap-0123456789abcdef0") == {0: "AA==", 7: "Bw=="}
+    assert [path.split("?")[1] for path, _ in seen] == ["maxResults=10000", "maxResults=10000&pageToken=t1"]
+    assert all(auth and "/us-east-1/ebs/aws4_request" in auth for _, auth in seen)
+
+
+def test_a_server_without_the_route_means_no_digests(checksum_pages):
+    url, _ = checksum_pages
+    client = BlocksnapClient(url, aws_access_key_id="AKIDPAGES", aws_secret_access_key="secret")
+    assert client.writes("snap-0123456789abcdef0") is None
