@@ -183,7 +183,8 @@ def _upload(conn: Connection, request: UploadRequest, cache: DigestCache, image:
         journal = cache.journal(snapshot_id)
         acknowledged = {}
         say(f"started {snapshot_id} ({volume_size} GiB)", request.quiet)
-    result = UploadResult(snapshot_id, volume_size, parent_digests=parent.source, already_acknowledged=len(acknowledged))
+    result = UploadResult(snapshot_id, volume_size, parent_digests=parent.source,
+                          already_acknowledged=len(acknowledged))
     progress = Progress("upload", image.block_count, quiet=request.quiet)
     sender = _Sender(conn, snapshot_id, parent, acknowledged, journal, progress)
     in_flight = threading.BoundedSemaphore(request.workers * 2)

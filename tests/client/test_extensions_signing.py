@@ -1,4 +1,4 @@
-"""The extensions client: calls signed (service ebs) with the credentials it was given, digest pages followed, absence detected."""
+"""The extensions client: signed for ebs with the credentials it was given, pages followed, absence detected."""
 
 from __future__ import annotations
 
