@@ -27,7 +27,7 @@ from typing import Any
 from chalicelib.domain.checksums import linear_aggregate, sha256_b64
 
 from .api import Connection
-from .digests import DigestCache
+from .digests import DigestCache, Journal
 from .errors import Interrupted
 from .image import BLOCK_SIZE, ZERO_BLOCK, Image, volume_size_gib
 from .progress import Progress, say
@@ -105,7 +105,7 @@ class _Sender:
     """The worker side: hash, decide, send, journal; the first failure stops the rest."""
 
     def __init__(self, conn: Connection, snapshot_id: str, parent: _Parent, acknowledged: dict[int, str],
-                 journal, progress: Progress):
+                 journal: Journal, progress: Progress):
         self.conn = conn
         self.snapshot_id = snapshot_id
         self.parent = parent
