@@ -11,7 +11,6 @@ the same command continues it.
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -23,6 +22,7 @@ from .digests import DigestCache
 from .errors import CommandError, Interrupted
 from .image import BLOCK_SIZE, GIB, Target
 from .progress import Progress
+from .workers import run_bounded
 
 Sink = Callable[[int, bytes, str], None]
 
@@ -77,17 +77,10 @@ def read_snapshot(
             digests[index] = digest
         progress.update()
 
-    with ThreadPoolExecutor(workers, thread_name_prefix=phase) as pool:
-        futures = [pool.submit(one, i) for i in todo]
-        try:
-            for future in futures:
-                future.result()
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
-        finally:
-            progress.close()
+    try:
+        run_bounded(workers, todo, one, phase)
+    finally:
+        progress.close()
     return ReadResult(snapshot_id, volume_size, len(tokens), len(todo), digests)
 
 

@@ -2,7 +2,7 @@
 
 The image is read once, in order, by one thread; hashing, deciding and
 sending happen on ``workers`` threads (hashlib and the socket both release
-the GIL), with at most twice that many blocks in memory. A block is sent
+the GIL), with at most twice that many blocks in memory (``workers.py``). A block is sent
 when it differs from the parent's (by SHA-256, so the parent is never
 downloaded), or, with no parent, when it is not all zeros; an all-zero block
 is still sent where the parent has data, or the restore would show the old
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import shlex
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from .errors import Interrupted
 from .image import BLOCK_SIZE, ZERO_BLOCK, Image, volume_size_gib
 from .progress import Progress, say
 from .wait import wait_until_readable
+from .workers import run_bounded
 
 ZERO_DIGEST = sha256_b64(ZERO_BLOCK)
 
@@ -102,7 +102,7 @@ class _Parent:
 
 
 class _Sender:
-    """The worker side: hash, decide, send, journal; the first failure stops the rest."""
+    """The worker side: hash, decide, send, journal."""
 
     def __init__(self, conn: Connection, snapshot_id: str, parent: _Parent, acknowledged: dict[int, str],
                  journal: Journal, progress: Progress):
@@ -116,27 +116,21 @@ class _Sender:
         self.written = dict(acknowledged)  # what the snapshot holds of its own: the count and the aggregate
         self.image_digests: dict[int, str] = {}
         self.sent = 0
-        self.failure: BaseException | None = None
 
-    def handle(self, index: int, data: bytes | None) -> None:
-        if self.failure is not None:
-            return
+    def handle(self, block: tuple[int, bytes | None]) -> None:
+        index, data = block
         digest = ZERO_DIGEST if data is None or data == ZERO_BLOCK else sha256_b64(data)
-        try:
-            if self.parent.needs(index, digest) and self.acknowledged.get(index) != digest:
-                self.conn.ebs.put_snapshot_block(
-                    SnapshotId=self.snapshot_id, BlockIndex=index, BlockData=data or ZERO_BLOCK,
-                    DataLength=BLOCK_SIZE, Checksum=digest, ChecksumAlgorithm="SHA256",
-                )
-                self.journal.append(index, digest)
-                with self.lock:
-                    self.written[index] = digest
-                    self.sent += 1
-        except BaseException as exc:  # noqa: BLE001 - handed to the reading thread, which raises it
-            self.failure = self.failure or exc
-            return
-        with self.lock:
-            if digest != ZERO_DIGEST:
+        if self.parent.needs(index, digest) and self.acknowledged.get(index) != digest:
+            self.conn.ebs.put_snapshot_block(
+                SnapshotId=self.snapshot_id, BlockIndex=index, BlockData=data or ZERO_BLOCK,
+                DataLength=BLOCK_SIZE, Checksum=digest, ChecksumAlgorithm="SHA256",
+            )
+            self.journal.append(index, digest)
+            with self.lock:
+                self.written[index] = digest
+                self.sent += 1
+        if digest != ZERO_DIGEST:
+            with self.lock:
                 self.image_digests[index] = digest
         self.progress.update()
 
@@ -187,32 +181,20 @@ def _upload(conn: Connection, request: UploadRequest, cache: DigestCache, image:
                           already_acknowledged=len(acknowledged))
     progress = Progress("upload", image.block_count, quiet=request.quiet)
     sender = _Sender(conn, snapshot_id, parent, acknowledged, journal, progress)
-    in_flight = threading.BoundedSemaphore(request.workers * 2)
-    pool = ThreadPoolExecutor(request.workers, thread_name_prefix="upload")
-
-    def release(_: Future) -> None:
-        in_flight.release()
-
     try:
-        for index, data in image.blocks():
-            if sender.failure is not None:
-                break
-            in_flight.acquire()
-            pool.submit(sender.handle, index, data).add_done_callback(release)
-        pool.shutdown(wait=True)
+        run_bounded(request.workers, image.blocks(), sender.handle, "upload")
     except KeyboardInterrupt:
-        pool.shutdown(wait=True, cancel_futures=True)
-        journal.close()
-        progress.close()
         raise Interrupted(
             f"interrupted; {snapshot_id} is pending with {len(sender.written)} blocks acknowledged. "
             f"To continue: {resume_command(request, snapshot_id)}"
         ) from None
-    progress.close()
-    journal.close()
-    if sender.failure is not None:
-        say(f"stopped; {snapshot_id} stays pending. To continue: {resume_command(request, snapshot_id)}", request.quiet)
-        raise sender.failure
+    except Exception:
+        say(f"stopped; {snapshot_id} stays pending. To continue: {resume_command(request, snapshot_id)}",
+            request.quiet)
+        raise
+    finally:
+        progress.close()
+        journal.close()
     result.blocks_sent = sender.sent
     result.blocks_written = len(sender.written)
     complete = {

@@ -7,6 +7,8 @@ import signal
 
 import pytest
 
+from tests.servers import BlocksnapServer
+
 from .conftest import (
     GIB, ZERO, Cli, has_extension, make_image, non_zero_blocks, pattern, same_volume, write_blocks, written_blocks,
 )
@@ -243,3 +245,27 @@ def test_a_killed_upload_resumes_from_the_journal(cli, server, image):
 def test_wait_for_a_snapshot_that_does_not_exist_fails_at_once(cli):
     run = cli("wait", "snap-0123456789abcdef0", "--timeout", "600")
     assert run.code == 1 and "not found" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_a_server_lost_midway_is_one_line_and_a_resume_command(image, tmp_path):
+    server = BlocksnapServer(tmp_path / "data").start()
+    cli = Cli(tmp_path / "cache", server.url)
+    try:
+        proc = cli.popen("upload", image, "--workers", "1", "--max-attempts", "1")
+        for line in proc.stderr:
+            if line.startswith("started "):
+                snapshot_id = line.split()[1]
+            if line.startswith("upload: 30%"):
+                server.kill()
+                break
+        stderr = proc.stderr.read()
+        assert proc.wait(60) == 1, stderr
+        assert f"--resume {snapshot_id}" in stderr and "Traceback" not in stderr
+        assert len(stderr.strip().splitlines()) <= 3  # progress lines, the resume hint, the error
+
+        server.start()  # the same data dir on a new port
+        cli.endpoint_url = server.url
+        assert cli.ok("upload", image, "--resume", snapshot_id).last_line == snapshot_id
+        assert sorted(set(written_blocks(server, snapshot_id))) == sorted(non_zero_blocks(image))
+    finally:
+        server.stop()
