@@ -75,6 +75,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     rebuild.add_argument("--no-progress", action="store_true", help="no progress bar")
     keys.add_parser(sub, data_dir_help)
+
+    from blocksnap_client.commands import register  # upload, download, ...: the client, a package of its own
+
+    register(sub)
     return parser
 
 
@@ -103,6 +107,8 @@ def _backend(value: str) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if hasattr(args, "run"):
+        return args.run(args)
     backend = args.backend if getattr(args, "backend", None) else _from_env(wiring.ENV_BACKEND, _backend, "embedded")
     if args.command == "serve":
         from .serve import serve

@@ -27,7 +27,7 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from chalicelib.client import BlocksnapClient
+from blocksnap_client.extensions import BlocksnapClient
 from tests.servers import ROOT_ENV, ROOT_KEY_ID, ROOT_SECRET, BlocksnapServer, ebs_client
 
 from .conftest import block, put, snapshot

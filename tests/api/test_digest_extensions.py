@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from chalicelib.client import BlocksnapClient
+from blocksnap_client.extensions import BlocksnapClient
 
 from .conftest import block, checksum, put, snapshot
 

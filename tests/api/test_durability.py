@@ -260,7 +260,7 @@ def test_a_kill_during_uploads_completions_and_encrypted_copies_loses_nothing_ac
     After a restart every acknowledged completion ends completed with its blocks, and every
     acknowledged copy completes identical to its source: sealing and copying resume from the log.
     """
-    from chalicelib.client import BlocksnapClient
+    from blocksnap_client.extensions import BlocksnapClient
 
     seed = random.randrange(1 << 30)
     rng = random.Random(seed)

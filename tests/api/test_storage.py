@@ -7,7 +7,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from chalicelib.client import BlocksnapClient
+from blocksnap_client.extensions import BlocksnapClient
 
 from .conftest import block, snapshot
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from chalicelib.client import BlocksnapClient
+from blocksnap_client.extensions import BlocksnapClient
 from chalicelib.domain.checksums import linear_aggregate
 
 from .conftest import BLOCK, all_blocks, all_changes, block, checksum, put, snapshot, wait_status

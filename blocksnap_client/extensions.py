@@ -13,7 +13,7 @@ import base64
 import contextvars
 import hashlib
 import json
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urlencode
 
 import boto3
@@ -73,6 +73,36 @@ class BlocksnapClient:
         path = f"/blocksnap/v1/snapshots/{snapshot_id}/blocks/{int(block_index)}/subblocks/{int(offset)}"
         response = self._send("PUT", path, data, headers, "PutSnapshotSubBlock")
         return response.headers["x-amz-Checksum"]
+
+    def checksums(self, snapshot_id: str) -> dict[int, str] | None:
+        """Every block's checksum of a completed snapshot, inherited ones included; None where the route is absent."""
+        return self._all_digests(self.list_checksums, snapshot_id)
+
+    def writes(self, snapshot_id: str) -> dict[int, str] | None:
+        """A pending snapshot's acknowledged writes (latest per index); None where the route is absent."""
+        return self._all_digests(self.list_writes, snapshot_id)
+
+    @staticmethod
+    def _all_digests(page_of: Callable[..., dict], snapshot_id: str) -> dict[int, str] | None:
+        """Pages of ``{"Blocks": [{"BlockIndex", "Checksum"}], "NextToken"}`` folded into one map.
+
+        Any non-2xx answer means "not available here": a server without the
+        extension (moto, AWS, an older blocksnap) answers 404 or 403, and the
+        callers have a slower way to the same digests.
+        """
+        digests: dict[int, str] = {}
+        token: str | None = None
+        while True:
+            try:
+                page = page_of(snapshot_id, maxResults=10000, **({"pageToken": token} if token else {}))
+            except ClientError:
+                return None
+            if page.get("ChecksumAlgorithm", "SHA256") != "SHA256":
+                return None
+            digests.update((int(b["BlockIndex"]), b["Checksum"]) for b in page.get("Blocks", []))
+            token = page.get("NextToken")
+            if not token:
+                return digests
 
     def copy_snapshot(self, snapshot_id: str, **body: Any) -> dict:
         """Start an encrypted copy (``Encrypted=True``, optional KmsKeyArn, Description, Tags, ClientToken)."""
