@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import ROOT, BlocksnapServer
+from tests.servers import ROOT, ROOT_KEY_ID, ROOT_SECRET, BlocksnapServer
 
 BLOCK = 512 * 1024
 GIB = 1024**3
@@ -96,8 +96,8 @@ class Cli:
     def __init__(self, cache_dir: Path, endpoint_url: str | None):
         self.endpoint_url = endpoint_url
         self.env = dict(
-            os.environ, BLOCKSNAP_CACHE_DIR=str(cache_dir), AWS_ACCESS_KEY_ID="AKIDEXAMPLE",
-            AWS_SECRET_ACCESS_KEY="secret", AWS_DEFAULT_REGION="us-east-1", PYTHONPATH=str(ROOT),
+            os.environ, BLOCKSNAP_CACHE_DIR=str(cache_dir), AWS_ACCESS_KEY_ID=ROOT_KEY_ID,
+            AWS_SECRET_ACCESS_KEY=ROOT_SECRET, AWS_DEFAULT_REGION="us-east-1", PYTHONPATH=str(ROOT),
         )
         for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_EBS"):
             self.env.pop(name, None)
@@ -149,7 +149,7 @@ def has_extension(server: BlocksnapServer, route: str) -> bool:
 
     from blocksnap_client.extensions import BlocksnapClient
 
-    client = BlocksnapClient(server.url, aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret")
+    client = BlocksnapClient(server.url, **server.credentials)
     try:
         client._call("GET", f"/blocksnap/v1/snapshots/snap-00000000000000000/{route}", "Probe")
     except ClientError as exc:
