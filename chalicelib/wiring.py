@@ -8,6 +8,7 @@ sets the same variables, so the server and a deployed function share one path.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import secrets
@@ -38,6 +39,7 @@ ENV_MINUTE_SECONDS = "BLOCKSNAP_TIMEOUT_MINUTE_SECONDS"
 ENV_RUN_PROJECTOR = "BLOCKSNAP_RUN_PROJECTOR"
 ENV_ENCRYPTION_FUNCTION = "BLOCKSNAP_ENCRYPTION_FUNCTION"
 ENV_DEFAULT_KMS_KEY = "BLOCKSNAP_DEFAULT_KMS_KEY_ARN"
+ENV_KEY_ALIAS = "BLOCKSNAP_KEY_ALIAS"
 ENV_OWNER_ID = "BLOCKSNAP_OWNER_ID"
 WORKER_SOCKET = "encryption.sock"
 
@@ -55,11 +57,15 @@ def data_dir(given: Path | None = None) -> Path:
 
 @dataclass(frozen=True)
 class AwsNames:
-    """The cloud resources' names (``BLOCKSNAP_EVENTS_TABLE``, ``…_SNAPSHOTS_TABLE``, ``…_BUCKET``)."""
+    """The cloud resources' names (``BLOCKSNAP_EVENTS_TABLE``, ``…_SNAPSHOTS_TABLE``, ``…_BUCKET``, ``…_KEY_ALIAS``).
+
+    ``key_alias`` names the default KMS key, blocksnap's ``alias/aws/ebs``.
+    """
 
     events_table: str = "blocksnap-events"
     snapshots_table: str = "blocksnap-snapshots"
     bucket: str = "blocksnap-blocks"
+    key_alias: str = "alias/blocksnap/ebs"
 
 
 @dataclass
@@ -87,10 +93,10 @@ def assemble(
     clock: Callable[[], float] = time.time,
     minute_seconds: float = 60.0,
     encryption: EncryptionFunction | None = None,
-    region: str | None = None,
+    settings: Settings | None = None,
 ) -> Runtime:
     manifests = ManifestStore(blocks)
-    settings = settings_from_env(region)
+    settings = settings or settings_from_env()
     service = SnapshotService(
         events, records, manifests, BlockIO(blocks, encryption), TokenMinter(secret), clock, settings
     )
@@ -105,18 +111,22 @@ def assemble(
     return Runtime(events, records, blocks, manifests, service, projector, timekeeper)
 
 
-def settings_from_env(region: str | None = None) -> Settings:
+def settings_from_env(region: str | None = None, default_kms_key_arn: Callable[[], str | None] = lambda: None) -> Settings:
     """The account and region the service reports (OwnerId, default KMS key ARN).
 
     On AWS the deployment sets ``BLOCKSNAP_OWNER_ID`` to the account id and
     the region comes from the boto3 session; locally both keep the
-    placeholders a fresh emulator uses.
+    placeholders a fresh emulator uses. The default key is
+    ``BLOCKSNAP_DEFAULT_KMS_KEY_ARN``, else what ``default_kms_key_arn``
+    finds (the AWS backend: the key behind the alias), else the service's
+    placeholder.
     """
     owner = os.environ.get(ENV_OWNER_ID) or DEFAULT_OWNER_ID
     if not re.fullmatch(r"[0-9]{12}", owner):
         raise SystemExit(f"blocksnap: {ENV_OWNER_ID} must be a 12-digit AWS account id, not {owner!r}")
     region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
-    return Settings(owner_id=owner, region=region, default_kms_key_arn=os.environ.get(ENV_DEFAULT_KMS_KEY))
+    default_key = os.environ.get(ENV_DEFAULT_KMS_KEY) or default_kms_key_arn()
+    return Settings(owner_id=owner, region=region, default_kms_key_arn=default_key)
 
 
 def embedded(
@@ -147,7 +157,34 @@ def aws_names() -> AwsNames:
         events_table=os.environ.get("BLOCKSNAP_EVENTS_TABLE", defaults.events_table),
         snapshots_table=os.environ.get("BLOCKSNAP_SNAPSHOTS_TABLE", defaults.snapshots_table),
         bucket=os.environ.get("BLOCKSNAP_BUCKET", defaults.bucket),
+        key_alias=os.environ.get(ENV_KEY_ALIAS, defaults.key_alias),
     )
+
+
+@functools.cache
+def default_key_arn(kms_endpoint: str | None, region: str, alias: str) -> str | None:
+    """The ARN of the key behind ``alias`` (``blocksnap init --backend aws`` creates it), or None if none.
+
+    Asked once per process: a deployed function gets the ARN from the stack
+    (``BLOCKSNAP_DEFAULT_KMS_KEY_ARN``) and never asks, since only the
+    encryption roles have ``kms:`` rights; ``blocksnap serve --backend aws``
+    asks KMS's DescribeKey.
+    """
+    return key_behind_alias(aws_session().client("kms", region_name=region, endpoint_url=kms_endpoint), alias)
+
+
+def key_behind_alias(kms, alias: str) -> str | None:
+    """DescribeKey of ``alias``: the key's ARN, or None if the alias names no key."""
+    from botocore.exceptions import ClientError
+
+    from .adapters.aws_errors import error_code
+
+    try:
+        return kms.describe_key(KeyId=alias)["KeyMetadata"]["Arn"]
+    except ClientError as exc:
+        if error_code(exc) != "NotFoundException":
+            raise
+    return None
 
 
 def aws_region(session) -> str:
@@ -215,6 +252,7 @@ def aws(
     names = aws_names()
     session = aws_session()
     region = aws_region(session)
+    settings = settings_from_env(region, lambda: default_key_arn(_endpoint(session, "kms"), region, names.key_alias))
     host = _endpoint(session, "dynamodb")
     events = DynamoDBEventStore(names.events_table, host=host, region=region)
     records = DynamoDBReadModelStore(names.snapshots_table, host=host, region=region)
@@ -230,7 +268,7 @@ def aws(
     source = stream_source(records) if poll_stream else None
     return assemble(
         events, records, S3BlockStore(s3, names.bucket), _aws_secret(s3, names.bucket),
-        source, clock, minute_seconds, encryption, region,
+        source, clock, minute_seconds, encryption, settings,
     )
 
 

@@ -53,7 +53,9 @@ def _parser() -> argparse.ArgumentParser:
         "else embedded)",
     )
 
-    init = sub.add_parser("init", help="create the cloud tables and bucket (idempotent)")
+    init = sub.add_parser(
+        "init", help="create the cloud tables, the bucket and the default KMS key (idempotent)"
+    )
     init.add_argument("--backend", choices=["aws"], required=True, help="the backend to create")
 
     rebuild = sub.add_parser(
@@ -104,13 +106,15 @@ def _run(args: argparse.Namespace) -> int:
             args.processes or _from_env(ENV_PROCESSES, positive_integer, 1),
         )
     if args.command == "init":
-        from .aws_setup import ensure_tables_and_bucket
+        from .aws_setup import ensure_default_key, ensure_tables_and_bucket
 
         session = wiring.aws_session()
         region = wiring.aws_region(session)
         names = wiring.aws_names()
         ensure_tables_and_bucket(names, region=region, session=session)
-        print(f"ready: tables {names.events_table}, {names.snapshots_table}; bucket {names.bucket}")
+        key = ensure_default_key(names, region=region, session=session)
+        print(f"ready: tables {names.events_table}, {names.snapshots_table}; bucket {names.bucket}; "
+              f"default key {names.key_alias} ({key})")
         return 0
     from .rebuild import rebuild, rebuild_aws
 
