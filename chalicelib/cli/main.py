@@ -68,6 +68,15 @@ def _parser() -> argparse.ArgumentParser:
         f"pause the projector first (default: ${wiring.ENV_BACKEND}, else embedded)",
     )
     rebuild.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    invoke = sub.add_parser("invoke", help="run one function's Lambda handler here on an event (e.g. from events/)")
+    invoke.add_argument("function", help="api_handler, projector, timekeeper, encryption or encryption_copier")
+    invoke.add_argument("event", type=Path, help="the event, a JSON file")
+    invoke.add_argument("--data-dir", type=Path, default=None, help=data_dir_help)
+    invoke.add_argument(
+        "--backend", choices=wiring.BACKENDS, default=None,
+        help=f"the runtime the handler gets (default: ${wiring.ENV_BACKEND}, else embedded)",
+    )
     return parser
 
 
@@ -116,6 +125,10 @@ def _run(args: argparse.Namespace) -> int:
         print(f"ready: tables {names.events_table}, {names.snapshots_table}; bucket {names.bucket}; "
               f"default key {names.key_alias} ({key})")
         return 0
+    if args.command == "invoke":
+        from .invoke import run
+
+        return run(args.function, args.event, backend, wiring.data_dir(args.data_dir))
     from .rebuild import rebuild, rebuild_aws
 
     if backend == "aws":
