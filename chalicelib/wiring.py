@@ -311,15 +311,31 @@ def from_environment() -> Runtime:
             runtime.projector.start()
         return runtime
     if backend == "embedded":
+        if os.environ.get(ENV_RUN_PROJECTOR) == "1":  # `chalice local`: no separate process follows the log
+            _hold_data_dir(data_dir(), "chalice local")
         runtime = embedded(data_dir(), minute_seconds=minute_seconds)
         if os.environ.get(ENV_RUN_PROJECTOR) == "1":
-            runtime.projector.start()  # `chalice local`: no separate process follows the log
+            runtime.projector.start()
         return runtime
     raise ValueError(f"unknown {ENV_BACKEND}: {backend!r} (expected 'embedded' or 'aws')")
 
 
 _lock = threading.Lock()
 _current: Runtime | None = None
+_held: list = []
+
+
+def _hold_data_dir(path: Path, command: str) -> None:
+    """Hold the data dir for the life of the process, as ``blocksnap serve`` does (released at exit)."""
+    from .cli.preflight import hold_data_dir
+
+    _held.append(hold_data_dir(path, command))
+
+
+def release_data_dir() -> None:
+    """Let go of a data dir :func:`from_environment` took (tests; a process lets go by exiting)."""
+    while _held:
+        _held.pop().close()
 
 
 def current() -> Runtime:

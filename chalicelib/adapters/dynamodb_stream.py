@@ -36,6 +36,12 @@ class DynamoDBStreamSource:
         self._iterators: dict[str, str | None] = {}
         self._turn = 0
 
+    def positions(self) -> dict[str, str | None]:
+        """Every shard's committed position: what ``rebuild --backend aws`` watches for a live projector."""
+        description = self._streams.describe_stream(StreamArn=self._arn)["StreamDescription"]
+        return {s["ShardId"]: self._records.get_checkpoint(self._checkpoint_name(s["ShardId"]))
+                for s in description.get("Shards", [])}
+
     def _checkpoint_name(self, shard_id: str) -> str:
         return f"{self._prefix}:{shard_id}"
 

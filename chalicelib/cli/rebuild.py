@@ -14,6 +14,7 @@ and a parent is sealed before a child can name it.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from tqdm import tqdm
@@ -28,6 +29,10 @@ from ..domain.events import (
 )
 from ..ports import EventStore
 from .preflight import CliError, hold_data_dir
+
+# serve --backend aws's projector commits a checkpoint after every batch it
+# projects and polls the stream every 0.25 s: busy, it moves well within this.
+WATCH_SECONDS = 2.0
 
 
 def rebuild(data_dir: Path, progress: bool = True) -> int:
@@ -45,14 +50,17 @@ def rebuild(data_dir: Path, progress: bool = True) -> int:
     return 0
 
 
-def rebuild_aws(progress: bool = True) -> int:
+def rebuild_aws(progress: bool = True, watch_seconds: float = WATCH_SECONDS) -> int:
     """Rebuild the AWS backend's read models from its event table.
 
     Run it with the projector paused (the stream trigger disabled, or no
     ``serve --backend aws`` running): a projector working at the same time
-    would write into the tables being rebuilt.
+    would write into the tables being rebuilt. A ``serve --backend aws``
+    projector at work is caught: its stream checkpoints move while this
+    watches them, and the rebuild is refused before it touches anything.
     """
     runtime = wiring.aws(poll_stream=False)
+    refuse_if_projecting(wiring.stream_source(runtime.records), watch_seconds)
     events = runtime.events  # the DynamoDB adapter: scan_key is its own, for rebuilds only
     started = sorted(
         (record.event for record in events.scan_key(STARTED_KEY)),
@@ -64,6 +72,19 @@ def rebuild_aws(progress: bool = True) -> int:
     names = wiring.aws_names()
     print(f"rebuilt {len(runtime.records.all_snapshots())} snapshot records in table {names.snapshots_table}")
     return 0
+
+
+def refuse_if_projecting(source, watch_seconds: float) -> None:
+    """A CliError if any shard's projector checkpoint moves within ``watch_seconds``."""
+    before = source.positions()
+    time.sleep(watch_seconds)
+    after = source.positions()
+    moved = sorted(shard for shard, position in after.items() if position != before.get(shard))
+    if moved:
+        raise CliError(
+            f"the projector is running: its checkpoint on {', '.join(moved)} moved in {watch_seconds:g} s; "
+            "stop blocksnap serve --backend aws (or disable the projector's stream trigger) first"
+        )
 
 
 def snapshot_history(events: EventStore, snapshot_id: str) -> list[EventRecord]:
