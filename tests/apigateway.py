@@ -85,6 +85,11 @@ class RestApiGateway:
         """Answer every request of a botocore client here, instead of over the network."""
         client.meta.events.register("before-send", lambda request, **kw: self.send(request))
 
+    def connect(self, client) -> None:
+        """The same for a BlocksnapClient: its ``ebs`` client, and its extension calls (prepared requests)."""
+        self.attach(client.ebs)
+        client._http = self
+
     # ---- one request ----------------------------------------------------
 
     def send(self, request) -> AWSResponse:

@@ -155,8 +155,7 @@ def api_clients(gateway: RestApiGateway) -> BlocksnapClient:
         aws_access_key_id="AKIAIOSFODNN7EXAMPLE", aws_secret_access_key="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
         region_name=REGION,
     ), signing_name="execute-api")
-    gateway.attach(client.ebs)
-    client._http = gateway  # the extension calls: prepared requests, sent here instead of over urllib3
+    gateway.connect(client)
     return client
 
 
