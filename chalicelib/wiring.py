@@ -57,9 +57,9 @@ def data_dir(given: Path | None = None) -> Path:
 
 @dataclass(frozen=True)
 class AwsNames:
-    """The cloud resources' names (``BLOCKSNAP_EVENTS_TABLE``, ``…_SNAPSHOTS_TABLE``, ``…_BUCKET``, ``…_KEY_ALIAS``).
+    """The cloud resources' names (``BLOCKSNAP_EVENTS_TABLE``, ``…_SNAPSHOTS_TABLE``, ``…_BUCKET``).
 
-    ``key_alias`` names the default KMS key, blocksnap's ``alias/aws/ebs``.
+    ``key_alias`` (``BLOCKSNAP_KEY_ALIAS``) names the default KMS key, blocksnap's ``alias/aws/ebs``.
     """
 
     events_table: str = "blocksnap-events"
@@ -111,7 +111,9 @@ def assemble(
     return Runtime(events, records, blocks, manifests, service, projector, timekeeper)
 
 
-def settings_from_env(region: str | None = None, default_kms_key_arn: Callable[[], str | None] = lambda: None) -> Settings:
+def settings_from_env(
+    region: str | None = None, default_kms_key_arn: Callable[[], str | None] = lambda: None
+) -> Settings:
     """The account and region the service reports (OwnerId, default KMS key ARN).
 
     On AWS the deployment sets ``BLOCKSNAP_OWNER_ID`` to the account id and

@@ -208,7 +208,8 @@ class RestApiGateway:
                 headers[name] = value
         body = answer.get("body") or ""
         accept = next((v for k, v in request_headers.items() if k.lower() == "accept"), None)
-        if answer.get("isBase64Encoded") and _matches(accept or headers.get("Content-Type", ""), self.binary_media_types):
+        binary = _matches(accept or headers.get("Content-Type", ""), self.binary_media_types)
+        if answer.get("isBase64Encoded") and binary:
             raw = base64.b64decode(body)
         else:
             raw = body.encode() if isinstance(body, str) else body

@@ -210,6 +210,13 @@ def test_every_function_gets_the_stacks_default_key_and_never_asks_kms_for_it(me
     assert resources_template()["Outputs"]["DefaultKmsKeyArn"]["Value"] == {"Fn::GetAtt": ["DefaultKey", "Arn"]}
 
 
+def test_rest_api_authorizes_by_iam_and_takes_every_body_as_binary(merged):
+    """botocore sends blocks with no Content-Type (API Gateway then assumes JSON and would pass them as text)."""
+    properties = merged["Resources"]["RestAPI"]["Properties"]
+    assert properties["Auth"] == {"DefaultAuthorizer": "AWS_IAM"}
+    assert properties["BinaryMediaTypes"] == ["*~1*"]
+
+
 # ---- merge.json -------------------------------------------------------------
 
 
