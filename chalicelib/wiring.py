@@ -263,8 +263,7 @@ def aws(
     if os.environ.get(ENV_ENCRYPTION_FUNCTION):
         from .adapters.lambda_encryption import LambdaEncryptionFunction
 
-        lambda_client = session.client("lambda", region_name=region, endpoint_url=_endpoint(session, "lambda"))
-        encryption = LambdaEncryptionFunction(lambda_client, os.environ[ENV_ENCRYPTION_FUNCTION])
+        encryption = LambdaEncryptionFunction(aws_lambda_client(), os.environ[ENV_ENCRYPTION_FUNCTION])
     elif worker_dir is not None:
         encryption = _worker(worker_dir)
     source = stream_source(records) if poll_stream else None
@@ -284,6 +283,12 @@ def stream_source(records: ReadModelStore, checkpoint_prefix: str = "stream"):
     arn = dynamodb.describe_table(TableName=aws_names().events_table)["Table"]["LatestStreamArn"]
     streams = session.client("dynamodbstreams", region_name=region, endpoint_url=_endpoint(session, "dynamodbstreams"))
     return DynamoDBStreamSource(streams, arn, records, checkpoint_prefix)
+
+
+def aws_lambda_client():
+    """A Lambda client of the configured target (``rebuild`` pauses the stream triggers with it)."""
+    session = aws_session()
+    return session.client("lambda", region_name=aws_region(session), endpoint_url=_endpoint(session, "lambda"))
 
 
 def _worker(data_dir: Path) -> EncryptionFunction:

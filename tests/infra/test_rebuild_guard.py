@@ -72,3 +72,47 @@ def test_chalice_local_holds_its_data_dir_while_it_runs(chalice_local_env):
         runtime.projector.stop()
         wiring.release_data_dir()
     hold_data_dir(chalice_local_env, "rebuild").close()  # released
+
+
+def test_rebuild_aws_pauses_the_deployed_stream_triggers_and_resumes_them(tmp_path, monkeypatch):
+    """A deployed projector is a Lambda event source mapping: disabled for the rebuild, enabled after, even on failure."""
+    import io
+    import zipfile
+
+    from chalicelib.cli.aws_setup import ensure_tables_and_bucket
+    from chalicelib.cli.rebuild import paused_stream_triggers
+    from tests.infra.moto_process import moto_process
+
+    with moto_process() as moto:
+        names = wiring.AwsNames()
+        ensure_tables_and_bucket(names, region=moto.region, endpoint_url=moto.endpoint_url)
+        stream = moto.client("dynamodb").describe_table(TableName=names.events_table)["Table"]["LatestStreamArn"]
+        role = moto.client("iam").create_role(RoleName="projector", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        code = io.BytesIO()
+        with zipfile.ZipFile(code, "w") as archive:
+            archive.writestr("app.py", "def project(event, context):\n    pass\n")
+        lambda_ = moto.client("lambda")
+        lambda_.create_function(FunctionName="projector", Runtime="python3.12", Role=role, Handler="app.project",
+                                Code={"ZipFile": code.getvalue()})
+        uuid = lambda_.create_event_source_mapping(EventSourceArn=stream, FunctionName="projector",
+                                                   StartingPosition="TRIM_HORIZON")["UUID"]
+        state = lambda: lambda_.get_event_source_mapping(UUID=uuid)["State"]
+
+        with paused_stream_triggers(lambda_, stream) as paused:
+            assert (paused, state()) == ([uuid], "Disabled")
+        assert state() == "Enabled"
+        with pytest.raises(CliError), paused_stream_triggers(lambda_, stream):
+            raise CliError("the rebuild failed")
+        assert state() == "Enabled"
+
+        for name in [k for k in os.environ if k.startswith(("AWS_", "BLOCKSNAP_"))]:
+            monkeypatch.delenv(name)
+        env = {**os.environ, "AWS_ENDPOINT_URL": moto.endpoint_url, "AWS_ACCESS_KEY_ID": "testing",
+               "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": moto.region}
+        result = subprocess.run(
+            [sys.executable, "-m", "chalicelib.cli.main", "rebuild", "--backend", "aws", "--no-progress"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        assert f"paused 1 stream trigger(s) of the event table: {uuid}" in result.stdout
+        assert "resumed 1 stream trigger(s)" in result.stdout and state() == "Enabled"
