@@ -75,7 +75,7 @@ def test_chalice_local_holds_its_data_dir_while_it_runs(chalice_local_env):
 
 
 def test_rebuild_aws_pauses_the_deployed_stream_triggers_and_resumes_them(tmp_path, monkeypatch):
-    """A deployed projector is a Lambda event source mapping: disabled for the rebuild, enabled after, even on failure."""
+    """A deployed projector is an event source mapping: disabled for the rebuild, enabled after, even on failure."""
     import io
     import zipfile
 
