@@ -28,11 +28,17 @@ _sub_block_size: contextvars.ContextVar[int | None] = contextvars.ContextVar("su
 
 
 class BlocksnapClient:
-    def __init__(self, endpoint_url: str, region_name: str = "us-east-1", session: boto3.Session | None = None, **client_kwargs: Any):
+    def __init__(
+        self, endpoint_url: str, region_name: str = "us-east-1", session: boto3.Session | None = None,
+        signing_name: str = "ebs", **client_kwargs: Any,
+    ):
         """Credentials come from ``session``, or from ``aws_access_key_id``/... keyword arguments.
 
         Keyword credentials go into the session rather than only into the
         ``ebs`` client, so that the extension calls are signed with them too.
+        ``signing_name="execute-api"`` signs every call for an API Gateway
+        with IAM authorization (the deployed stack), which refuses a
+        signature scoped to ``ebs``.
         """
         credentials = {name: client_kwargs.pop(name) for name in _CREDENTIAL_ARGS if name in client_kwargs}
         if credentials and session is not None:
@@ -42,7 +48,13 @@ class BlocksnapClient:
         self.region_name = region_name
         self.ebs = self.session.client("ebs", endpoint_url=self.endpoint_url, region_name=region_name, **client_kwargs)
         self.ebs.meta.events.register("before-sign.ebs.StartSnapshot", self._add_sub_block_header)
+        self.signing_name = signing_name
+        if signing_name != "ebs":
+            self.ebs.meta.events.register("before-sign.ebs", self._rescope)
         self._http = URLLib3Session()
+
+    def _rescope(self, request, **_: Any) -> None:
+        request.context.setdefault("signing", {})["signing_name"] = self.signing_name
 
     @staticmethod
     def _add_sub_block_header(request, **_: Any) -> None:
@@ -136,7 +148,7 @@ class BlocksnapClient:
         request = AWSRequest(method=method, url=self.endpoint_url + path, data=body, headers=headers)
         credentials = self.session.get_credentials()
         if credentials is not None:
-            SigV4Auth(credentials.get_frozen_credentials(), "ebs", self.region_name).add_auth(request)
+            SigV4Auth(credentials.get_frozen_credentials(), self.signing_name, self.region_name).add_auth(request)
         response = self._http.send(request.prepare())
         if response.status_code >= 300:
             raise _client_error(response, operation)

@@ -17,6 +17,7 @@ is given: it builds them alone, so it never loads the token secret
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import secrets
@@ -57,6 +58,7 @@ ENV_MINUTE_SECONDS = "BLOCKSNAP_TIMEOUT_MINUTE_SECONDS"
 ENV_RUN_PROJECTOR = "BLOCKSNAP_RUN_PROJECTOR"
 ENV_ENCRYPTION_FUNCTION = "BLOCKSNAP_ENCRYPTION_FUNCTION"
 ENV_DEFAULT_KMS_KEY = "BLOCKSNAP_DEFAULT_KMS_KEY_ARN"
+ENV_KEY_ALIAS = "BLOCKSNAP_KEY_ALIAS"
 ENV_OWNER_ID = "BLOCKSNAP_OWNER_ID"
 ENV_GC_GRACE = "BLOCKSNAP_GC_GRACE_SECONDS"
 WORKER_SOCKET = "encryption.sock"
@@ -75,11 +77,15 @@ def data_dir(given: Path | None = None) -> Path:
 
 @dataclass(frozen=True)
 class AwsNames:
-    """The cloud resources' names (``BLOCKSNAP_EVENTS_TABLE``, ``…_SNAPSHOTS_TABLE``, ``…_BUCKET``)."""
+    """The cloud resources' names (``BLOCKSNAP_EVENTS_TABLE``, ``…_SNAPSHOTS_TABLE``, ``…_BUCKET``).
+
+    ``key_alias`` (``BLOCKSNAP_KEY_ALIAS``) names the default KMS key, blocksnap's ``alias/aws/ebs``.
+    """
 
     events_table: str = "blocksnap-events"
     snapshots_table: str = "blocksnap-snapshots"
     bucket: str = "blocksnap-blocks"
+    key_alias: str = "alias/blocksnap/ebs"
 
 
 @dataclass
@@ -109,12 +115,12 @@ def assemble(
     clock: Callable[[], float] = time.time,
     minute_seconds: float = 60.0,
     encryption: EncryptionFunction | None = None,
-    region: str | None = None,
+    settings: Settings | None = None,
 ) -> Runtime:
     manifests = ManifestStore(blocks)
     grace = gc_grace_from_env()
     blockio = BlockIO(blocks, encryption, grace)
-    settings = settings_from_env(region)
+    settings = settings or settings_from_env()
     tokens = TokenMinter(secret)
     # Its own manifest store: a collection walks every page, which must not evict the readers' hot ones.
     collector = GarbageCollector(events, records, ManifestStore(blocks, cache_pages=64), blocks, clock, grace)
@@ -153,18 +159,24 @@ def gc_grace_from_env() -> float:
     return grace
 
 
-def settings_from_env(region: str | None = None) -> Settings:
+def settings_from_env(
+    region: str | None = None, default_kms_key_arn: Callable[[], str | None] = lambda: None
+) -> Settings:
     """The account and region the service reports (OwnerId, default KMS key ARN).
 
     On AWS the deployment sets ``BLOCKSNAP_OWNER_ID`` to the account id and
     the region comes from the boto3 session; locally both keep the
-    placeholders a fresh emulator uses.
+    placeholders a fresh emulator uses. The default key is
+    ``BLOCKSNAP_DEFAULT_KMS_KEY_ARN``, else what ``default_kms_key_arn``
+    finds (the AWS backend: the key behind the alias), else the service's
+    placeholder.
     """
     owner = os.environ.get(ENV_OWNER_ID) or DEFAULT_OWNER_ID
     if not re.fullmatch(r"[0-9]{12}", owner):
         raise SystemExit(f"blocksnap: {ENV_OWNER_ID} must be a 12-digit AWS account id, not {owner!r}")
     region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
-    return Settings(owner_id=owner, region=region, default_kms_key_arn=os.environ.get(ENV_DEFAULT_KMS_KEY))
+    default_key = os.environ.get(ENV_DEFAULT_KMS_KEY) or default_kms_key_arn()
+    return Settings(owner_id=owner, region=region, default_kms_key_arn=default_key)
 
 
 def embedded_event_store(data_dir: Path) -> SQLiteEventStore:
@@ -233,7 +245,34 @@ def aws_names() -> AwsNames:
         events_table=os.environ.get("BLOCKSNAP_EVENTS_TABLE", defaults.events_table),
         snapshots_table=os.environ.get("BLOCKSNAP_SNAPSHOTS_TABLE", defaults.snapshots_table),
         bucket=os.environ.get("BLOCKSNAP_BUCKET", defaults.bucket),
+        key_alias=os.environ.get(ENV_KEY_ALIAS, defaults.key_alias),
     )
+
+
+@functools.cache
+def default_key_arn(kms_endpoint: str | None, region: str, alias: str) -> str | None:
+    """The ARN of the key behind ``alias`` (``blocksnap init --backend aws`` creates it), or None if none.
+
+    Asked once per process: a deployed function gets the ARN from the stack
+    (``BLOCKSNAP_DEFAULT_KMS_KEY_ARN``) and never asks, since only the
+    encryption roles have ``kms:`` rights; ``blocksnap serve --backend aws``
+    asks KMS's DescribeKey.
+    """
+    return key_behind_alias(aws_session().client("kms", region_name=region, endpoint_url=kms_endpoint), alias)
+
+
+def key_behind_alias(kms, alias: str) -> str | None:
+    """DescribeKey of ``alias``: the key's ARN, or None if the alias names no key."""
+    from botocore.exceptions import ClientError
+
+    from .adapters.aws_errors import error_code
+
+    try:
+        return kms.describe_key(KeyId=alias)["KeyMetadata"]["Arn"]
+    except ClientError as exc:
+        if error_code(exc) != "NotFoundException":
+            raise
+    return None
 
 
 def aws_region(session) -> str:
@@ -297,6 +336,7 @@ def aws(
     names = aws_names()
     session = aws_session()
     region = aws_region(session)
+    settings = settings_from_env(region, lambda: default_key_arn(_endpoint(session, "kms"), region, names.key_alias))
     events = aws_event_store(session)
     records = aws_read_model_store(session)
     s3 = aws_client(session, "s3")
@@ -304,14 +344,13 @@ def aws(
     if os.environ.get(ENV_ENCRYPTION_FUNCTION):
         from .adapters.lambda_encryption import LambdaEncryptionFunction
 
-        lambda_client = session.client("lambda", region_name=region, endpoint_url=_endpoint(session, "lambda"))
-        encryption = LambdaEncryptionFunction(lambda_client, os.environ[ENV_ENCRYPTION_FUNCTION])
+        encryption = LambdaEncryptionFunction(aws_lambda_client(), os.environ[ENV_ENCRYPTION_FUNCTION])
     elif worker_dir is not None:
         encryption = _worker(worker_dir)
     source = stream_source(records) if poll_stream else None
     return assemble(
         events, records, aws_block_store(session, s3), _aws_secret(s3, names.bucket),
-        source, clock, minute_seconds, encryption, region,
+        source, clock, minute_seconds, encryption, settings,
     )
 
 
@@ -357,6 +396,12 @@ def stream_source(records: ReadModelStore, checkpoint_prefix: str = "stream"):
     return DynamoDBStreamSource(streams, arn, records, checkpoint_prefix)
 
 
+def aws_lambda_client():
+    """A Lambda client of the configured target (``rebuild`` pauses the stream triggers with it)."""
+    session = aws_session()
+    return session.client("lambda", region_name=aws_region(session), endpoint_url=_endpoint(session, "lambda"))
+
+
 def _worker(data_dir: Path) -> EncryptionFunction:
     """The embedded encryption function: the worker process's socket in the data dir."""
     from .adapters.worker_encryption import WorkerEncryptionFunction
@@ -384,15 +429,31 @@ def from_environment() -> Runtime:
             runtime.projector.start()
         return runtime
     if backend == "embedded":
+        if os.environ.get(ENV_RUN_PROJECTOR) == "1":  # `chalice local`: no separate process follows the log
+            _hold_data_dir(data_dir(), "chalice local")
         runtime = embedded(data_dir(), minute_seconds=minute_seconds)
         if os.environ.get(ENV_RUN_PROJECTOR) == "1":
-            runtime.projector.start()  # `chalice local`: no separate process follows the log
+            runtime.projector.start()
         return runtime
     raise ValueError(f"unknown {ENV_BACKEND}: {backend!r} (expected 'embedded' or 'aws')")
 
 
 _lock = threading.Lock()
 _current: Runtime | None = None
+_held: list = []
+
+
+def _hold_data_dir(path: Path, command: str) -> None:
+    """Hold the data dir for the life of the process, as ``blocksnap serve`` does (released at exit)."""
+    from .datadir import hold_data_dir
+
+    _held.append(hold_data_dir(path, command))
+
+
+def release_data_dir() -> None:
+    """Let go of a data dir :func:`from_environment` took (tests; a process lets go by exiting)."""
+    while _held:
+        _held.pop().close()
 
 
 def current() -> Runtime:

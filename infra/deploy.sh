@@ -66,14 +66,19 @@ fi
 
 ARTIFACT_BUCKET=${BLOCKSNAP_ARTIFACT_BUCKET:?set BLOCKSNAP_ARTIFACT_BUCKET to a bucket for the Lambda code}
 
-# 1. State: tables (events with its NEW_IMAGE stream, snapshots) and the bucket.
+# 1. State: tables (events with its NEW_IMAGE stream, snapshots), the bucket, the default key.
 $AWS cloudformation deploy \
     --stack-name "$RESOURCES_STACK" \
     --template-file infra/resources.yaml \
+    --parameter-overrides "AppStackName=$APP_STACK" \
     --no-fail-on-empty-changeset
 
-STREAM_ARN=$($AWS cloudformation describe-stacks --stack-name "$RESOURCES_STACK" \
-    --query "Stacks[0].Outputs[?OutputKey=='EventsStreamArn'].OutputValue" --output text)
+output() {
+    $AWS cloudformation describe-stacks --stack-name "$RESOURCES_STACK" \
+        --query "Stacks[0].Outputs[?OutputKey=='$1'].OutputValue" --output text
+}
+STREAM_ARN=$(output EventsStreamArn)
+DEFAULT_KEY_ARN=$(output DefaultKmsKeyArn)
 
 # 2. The application template: five functions, one role each, from .chalice/.
 package
@@ -88,7 +93,7 @@ $AWS cloudformation deploy \
     --stack-name "$APP_STACK" \
     --template-file "$OUT/packaged.yaml" \
     --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND \
-    --parameter-overrides "EventsStreamArn=$STREAM_ARN" \
+    --parameter-overrides "EventsStreamArn=$STREAM_ARN" "DefaultKmsKeyArn=$DEFAULT_KEY_ARN" \
     --no-fail-on-empty-changeset
 
 $AWS cloudformation describe-stacks --stack-name "$APP_STACK" \

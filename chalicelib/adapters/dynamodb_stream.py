@@ -31,22 +31,28 @@ class DynamoDBStreamSource:
     def __init__(self, streams_client: Any, stream_arn: str, records: ReadModelStore, checkpoint_prefix: str = "stream"):
         self._prefix = checkpoint_prefix
         self._streams = streams_client
-        self._arn = stream_arn
+        self.stream_arn = stream_arn
         self._records = records
         self._iterators: dict[str, str | None] = {}
         self._turn = 0
+
+    def positions(self) -> dict[str, str | None]:
+        """Every shard's committed position: what ``rebuild --backend aws`` watches for a live projector."""
+        description = self._streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
+        return {s["ShardId"]: self._records.get_checkpoint(self._checkpoint_name(s["ShardId"]))
+                for s in description.get("Shards", [])}
 
     def _checkpoint_name(self, shard_id: str) -> str:
         return f"{self._prefix}:{shard_id}"
 
     def _refresh_shards(self) -> None:
-        description = self._streams.describe_stream(StreamArn=self._arn)["StreamDescription"]
+        description = self._streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
         for shard in description.get("Shards", []):
             shard_id = shard["ShardId"]
             if shard_id in self._iterators:
                 continue
             after = self._records.get_checkpoint(self._checkpoint_name(shard_id))
-            args: dict[str, Any] = {"StreamArn": self._arn, "ShardId": shard_id}
+            args: dict[str, Any] = {"StreamArn": self.stream_arn, "ShardId": shard_id}
             if after:
                 args.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", SequenceNumber=after)
             else:

@@ -20,9 +20,11 @@ from botocore.exceptions import ClientError
 
 from ..adapters.aws_errors import error_code
 from ..adapters.dynamodb_read_models import STATUS_INDEX
-from ..wiring import AwsNames
+from ..wiring import AwsNames, key_behind_alias
 
-
+DEFAULT_KEY_DESCRIPTION = (
+    "blocksnap's default key: StartSnapshot and copies with Encrypted=true and no KmsKeyArn (EBS's aws/ebs)"
+)
 
 
 def _attributes(**types: str) -> list[dict]:
@@ -76,6 +78,33 @@ def ensure_tables_and_bucket(
     for spec in (events_table_spec(names.events_table), snapshots_table_spec(names.snapshots_table)):
         _ensure_table(dynamodb, spec)
     _ensure_bucket(factory.client("s3", region_name=region, endpoint_url=endpoint_url), names.bucket, region)
+
+
+def ensure_default_key(names: AwsNames, *, region: str, session: boto3.Session | None = None,
+                       endpoint_url: str | None = None) -> str:
+    """The ARN of the key behind ``names.key_alias``, created (with the alias) if the alias names none.
+
+    AWS creates ``alias/aws/ebs`` the first time an account encrypts a
+    snapshot without naming a key; a customer cannot create an ``aws/`` alias,
+    so blocksnap keeps its own. A key created here has KMS's default key
+    policy (the account's IAM policies decide who may use it); the stack's
+    key (``infra/resources.yaml``) grants use to the encryption roles only.
+    Two concurrent runs may both create a key: the one whose alias lands is
+    kept, the other is scheduled for deletion.
+    """
+    kms = (session or boto3.Session()).client("kms", region_name=region, endpoint_url=endpoint_url)
+    found = key_behind_alias(kms, names.key_alias)
+    if found:
+        return found
+    created = kms.create_key(Description=DEFAULT_KEY_DESCRIPTION)["KeyMetadata"]["Arn"]
+    try:
+        kms.create_alias(AliasName=names.key_alias, TargetKeyId=created)
+    except ClientError as exc:
+        if error_code(exc) != "AlreadyExistsException":
+            raise
+        kms.schedule_key_deletion(KeyId=created, PendingWindowInDays=7)
+        return key_behind_alias(kms, names.key_alias)
+    return created
 
 
 def _ensure_table(dynamodb, spec: dict) -> None:

@@ -17,7 +17,7 @@ from typing import Mapping
 
 from ..adapters.durable_files import create_once
 from ..domain.access import ACCESS_KEY_ID, AccessKey, Policy, new_key
-from .preflight import CliError
+from ..processes import CliError
 
 ENV_ROOT_ACCESS_KEY_ID = "BLOCKSNAP_ROOT_ACCESS_KEY_ID"
 ENV_ROOT_SECRET_ACCESS_KEY = "BLOCKSNAP_ROOT_SECRET_ACCESS_KEY"

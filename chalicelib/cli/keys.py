@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..domain.access import Policy
 from .credentials import CREDENTIALS_FILE, ENV_ROOT_ACCESS_KEY_ID, root_key
-from .preflight import CliError
+from ..processes import CliError
 
 
 def add_parser(sub, data_dir_help: str) -> None:

@@ -61,7 +61,9 @@ def _parser() -> argparse.ArgumentParser:
         help="accept unsigned requests from anyone (throwaway test rigs only; said loudly at every start)",
     )
 
-    init = sub.add_parser("init", help="create the cloud tables and bucket (idempotent)")
+    init = sub.add_parser(
+        "init", help="create the cloud tables, the bucket and the default KMS key (idempotent)"
+    )
     init.add_argument("--backend", choices=["aws"], required=True, help="the backend to create")
 
     rebuild = sub.add_parser(
@@ -79,6 +81,15 @@ def _parser() -> argparse.ArgumentParser:
     from blocksnap_client.commands import register  # upload, download, ...: the client, a package of its own
 
     register(sub)
+
+    invoke = sub.add_parser("invoke", help="run one function's Lambda handler here on an event (e.g. from events/)")
+    invoke.add_argument("function", help="api_handler, projector, timekeeper, encryption or encryption_copier")
+    invoke.add_argument("event", type=Path, help="the event, a JSON file")
+    invoke.add_argument("--data-dir", type=Path, default=None, help=data_dir_help)
+    invoke.add_argument(
+        "--backend", choices=wiring.BACKENDS, default=None,
+        help=f"the runtime the handler gets (default: ${wiring.ENV_BACKEND}, else embedded)",
+    )
     return parser
 
 
@@ -121,14 +132,20 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "keys":
         return keys.run(args, wiring.data_dir(args.data_dir))
     if args.command == "init":
-        from .aws_setup import ensure_tables_and_bucket
+        from .aws_setup import ensure_default_key, ensure_tables_and_bucket
 
         session = wiring.aws_session()
         region = wiring.aws_region(session)
         names = wiring.aws_names()
         ensure_tables_and_bucket(names, region=region, session=session)
-        print(f"ready: tables {names.events_table}, {names.snapshots_table}; bucket {names.bucket}")
+        key = ensure_default_key(names, region=region, session=session)
+        print(f"ready: tables {names.events_table}, {names.snapshots_table}; bucket {names.bucket}; "
+              f"default key {names.key_alias} ({key})")
         return 0
+    if args.command == "invoke":
+        from .invoke import run
+
+        return run(args.function, args.event, backend, wiring.data_dir(args.data_dir))
     from .rebuild import rebuild, rebuild_aws
 
     if backend == "aws":

@@ -14,7 +14,10 @@ and a parent is sealed before a child can name it.
 
 from __future__ import annotations
 
+import contextlib
+import time
 from pathlib import Path
+from typing import Iterator
 
 from tqdm import tqdm
 
@@ -27,7 +30,12 @@ from ..domain.events import (
     progress_stream,
 )
 from ..ports import EventStore
-from .preflight import CliError, hold_data_dir
+from ..datadir import hold_data_dir
+from ..processes import CliError
+
+# serve --backend aws's projector commits a checkpoint after every batch it
+# projects and polls the stream every 0.25 s: busy, it moves well within this.
+WATCH_SECONDS = 2.0
 
 
 def rebuild(data_dir: Path, progress: bool = True) -> int:
@@ -45,14 +53,25 @@ def rebuild(data_dir: Path, progress: bool = True) -> int:
     return 0
 
 
-def rebuild_aws(progress: bool = True) -> int:
+def rebuild_aws(progress: bool = True, watch_seconds: float = WATCH_SECONDS) -> int:
     """Rebuild the AWS backend's read models from its event table.
 
-    Run it with the projector paused (the stream trigger disabled, or no
-    ``serve --backend aws`` running): a projector working at the same time
-    would write into the tables being rebuilt.
+    A projector working at the same time would write into the tables being
+    rebuilt. A deployed one is paused: the Lambda event source mappings on
+    the event table's stream are disabled for the rebuild and enabled again
+    after it (Lambda resumes each from its position, so what was written
+    meanwhile is projected then). A ``serve --backend aws`` projector cannot
+    be paused from here, but is caught: its stream checkpoints move while
+    this watches them, and the rebuild is refused before it touches anything.
     """
     runtime = wiring.aws(poll_stream=False)
+    source = wiring.stream_source(runtime.records)
+    with paused_stream_triggers(wiring.aws_lambda_client(), source.stream_arn):
+        refuse_if_projecting(source, watch_seconds)
+        return _replay_aws(runtime, progress)
+
+
+def _replay_aws(runtime: wiring.Runtime, progress: bool) -> int:
     events = runtime.events  # the DynamoDB adapter: scan_key is its own, for rebuilds only
     started = sorted(
         (record.event for record in events.scan_key(STARTED_KEY)),
@@ -64,6 +83,48 @@ def rebuild_aws(progress: bool = True) -> int:
     names = wiring.aws_names()
     print(f"rebuilt {len(runtime.records.all_snapshots())} snapshot records in table {names.snapshots_table}")
     return 0
+
+
+@contextlib.contextmanager
+def paused_stream_triggers(lambda_client, stream_arn: str, wait_seconds: float = 60.0) -> Iterator[list[str]]:
+    """The enabled event source mappings on ``stream_arn`` disabled (until Lambda says so), then enabled again."""
+    from botocore.exceptions import ClientError
+
+    try:
+        mappings = [m for page in lambda_client.get_paginator("list_event_source_mappings").paginate(
+            EventSourceArn=stream_arn) for m in page["EventSourceMappings"] if m["State"] in ("Enabled", "Enabling")]
+    except ClientError as exc:
+        raise CliError(f"cannot list the stream triggers of {stream_arn} to pause them: {exc}") from None
+    paused = [m["UUID"] for m in mappings]
+    try:
+        for uuid in paused:
+            lambda_client.update_event_source_mapping(UUID=uuid, Enabled=False)
+        deadline = time.monotonic() + wait_seconds
+        while any(lambda_client.get_event_source_mapping(UUID=u)["State"] != "Disabled" for u in paused):
+            if time.monotonic() > deadline:
+                raise CliError(f"the stream triggers {', '.join(paused)} did not stop within {wait_seconds:g} s")
+            time.sleep(1)
+        if paused:
+            print(f"paused {len(paused)} stream trigger(s) of the event table: {', '.join(paused)}")
+        yield paused
+    finally:
+        for uuid in paused:
+            lambda_client.update_event_source_mapping(UUID=uuid, Enabled=True)
+        if paused:
+            print(f"resumed {len(paused)} stream trigger(s)")
+
+
+def refuse_if_projecting(source, watch_seconds: float) -> None:
+    """A CliError if any shard's projector checkpoint moves within ``watch_seconds``."""
+    before = source.positions()
+    time.sleep(watch_seconds)
+    after = source.positions()
+    moved = sorted(shard for shard, position in after.items() if position != before.get(shard))
+    if moved:
+        raise CliError(
+            f"the projector is running: its checkpoint on {', '.join(moved)} moved in {watch_seconds:g} s; "
+            "stop blocksnap serve --backend aws (or disable the projector's stream trigger) first"
+        )
 
 
 def snapshot_history(events: EventStore, snapshot_id: str) -> list[EventRecord]:

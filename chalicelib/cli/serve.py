@@ -44,7 +44,8 @@ from ..adapters.durable_files import remove_temporary_files
 from ..core.periodic import Periodic
 from ..processes import mark_supervisor
 from .credentials import announce_auth
-from .preflight import hold_data_dir, listen_address, url
+from ..datadir import hold_data_dir
+from .preflight import listen_address, url
 
 log = logging.getLogger(__name__)
 

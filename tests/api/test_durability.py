@@ -14,7 +14,7 @@ import requests
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from chalicelib.cli.preflight import hold_data_dir
+from chalicelib.datadir import hold_data_dir
 from tests.servers import BlocksnapServer
 
 from .conftest import BACKENDS, block, put, read_all, snapshot, start_server, wait_status

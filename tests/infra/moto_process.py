@@ -70,10 +70,22 @@ class MotoProcess:
             self.reset_auth(previous)
 
 
+# moto's DynamoDB hands every new stream record to the table's event source
+# mappings at once, by running the function (in Docker), and drops the records
+# whatever came of it; without Docker they are simply lost. With this patch the
+# mappings are left to the test, and the records stay in the stream for it to
+# read, as on AWS until the mapping's poller reads them.
+_STREAMS_KEEP_THEIR_RECORDS = """
+from moto.awslambda.models import LambdaBackend
+LambdaBackend.send_dynamodb_items = lambda self, function_arn, items, source: None
+"""
+
+
 @contextlib.contextmanager
-def moto_process(timeout: float = 30.0) -> Iterator[MotoProcess]:
+def moto_process(timeout: float = 30.0, streams_keep_their_records: bool = False) -> Iterator[MotoProcess]:
+    patch = _STREAMS_KEEP_THEIR_RECORDS if streams_keep_their_records else ""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", "0"],
+        [sys.executable, "-c", f"{patch}\nfrom moto.server import main\nmain(['-H', '127.0.0.1', '-p', '0'])"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

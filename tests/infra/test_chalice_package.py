@@ -201,6 +201,22 @@ def test_every_function_reports_the_account_it_runs_in(merged):
     assert merged["Globals"]["Function"]["Environment"]["Variables"]["BLOCKSNAP_OWNER_ID"] == {"Ref": "AWS::AccountId"}
 
 
+def test_every_function_gets_the_stacks_default_key_and_never_asks_kms_for_it(merged):
+    """Only the encryption roles may call KMS: the others could not resolve the alias themselves."""
+    variables = merged["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["BLOCKSNAP_DEFAULT_KMS_KEY_ARN"] == {"Ref": "DefaultKmsKeyArn"}
+    pattern = merged["Parameters"]["DefaultKmsKeyArn"]["AllowedPattern"]
+    assert re.fullmatch(pattern, "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+    assert resources_template()["Outputs"]["DefaultKmsKeyArn"]["Value"] == {"Fn::GetAtt": ["DefaultKey", "Arn"]}
+
+
+def test_rest_api_authorizes_by_iam_and_takes_every_body_as_binary(merged):
+    """botocore sends blocks with no Content-Type (API Gateway then assumes JSON and would pass them as text)."""
+    properties = merged["Resources"]["RestAPI"]["Properties"]
+    assert properties["Auth"] == {"DefaultAuthorizer": "AWS_IAM"}
+    assert properties["BinaryMediaTypes"] == ["*~1*"]
+
+
 # ---- merge.json -------------------------------------------------------------
 
 
@@ -295,6 +311,21 @@ def test_policies_name_the_resources_the_stack_creates():
     for path in CHALICE_DIR.glob("policy-*.json"):
         for resource in resources(json.loads(path.read_text())):
             assert resource in allowed or resource.startswith(f"arn:aws:s3:::{names.bucket}/"), (path.name, resource)
+
+
+def test_default_key_is_usable_by_the_encryption_roles_only():
+    resources = resources_template()["Resources"]
+    assert resources["DefaultKeyAlias"]["Properties"] == {"AliasName": AwsNames().key_alias,
+                                                          "TargetKeyId": {"Ref": "DefaultKey"}}
+    key = resources["DefaultKey"]
+    assert key["DeletionPolicy"] == "Retain"  # every snapshot encrypted under it depends on it
+    statements = {s["Sid"]: s for s in key["Properties"]["KeyPolicy"]["Statement"]}
+    using = [sid for sid, s in statements.items() if {"kms:Decrypt", "kms:GenerateDataKey"} & set(s["Action"])]
+    assert using == ["EncryptionRolesUse"]
+    patterns = [p["Fn::Sub"] for p in statements["EncryptionRolesUse"]["Condition"]["ArnLike"]["aws:PrincipalArn"]]
+    assert patterns == [f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/${{AppStackName}}-{role}Role-*"
+                        for role in sorted(ENCRYPTION_FUNCTIONS)]
+    assert not any(a in ("kms:*", "kms:Encrypt", "kms:ReEncrypt*") for a in statements["AccountAdministers"]["Action"])
 
 
 # ---- the code package -----------------------------------------------------------

@@ -208,6 +208,7 @@ def run(tmp_path_factory):
         names = AwsNames()  # the default names, which the policies grant
         ensure_tables_and_bucket(names, region=moto.region, endpoint_url=moto.endpoint_url)
         key_arn = moto.client("kms").create_key(Description="blocksnap coverage")["KeyMetadata"]["Arn"]
+        env.setenv("BLOCKSNAP_DEFAULT_KMS_KEY_ARN", key_arn)  # as infra/merge.json gives every function
         stream_arn = moto.client("dynamodb").describe_table(TableName=names.events_table)["Table"]["LatestStreamArn"]
         admin_s3 = moto.client("s3")
 

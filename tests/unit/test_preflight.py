@@ -7,7 +7,9 @@ import socket
 import pytest
 
 from chalicelib.cli import main as cli
-from chalicelib.cli.preflight import CliError, hold_data_dir, listen_address, url
+from chalicelib.cli.preflight import listen_address, url
+from chalicelib.datadir import hold_data_dir
+from chalicelib.processes import CliError
 
 
 def run_cli(capsys, *argv: str) -> tuple[int, str]:
