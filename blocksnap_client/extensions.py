@@ -129,6 +129,10 @@ class BlocksnapClient:
         """One page of a snapshot's acknowledged writes, latest per index (for resuming an upload)."""
         return self._call("GET", f"/blocksnap/v1/snapshots/{snapshot_id}/writes{_query(query)}", "ListSnapshotWrites")
 
+    def get_usage(self) -> dict:
+        """The store's figures: StoredBytes, StoredBlocks, ReferencedBytes, ReclaimableBytes."""
+        return self._call("GET", "/blocksnap/v1/usage", "GetUsage")
+
     def create_access_key(self, policy: str, description: str | None = None) -> dict:
         """A new key ("full", "read-only" or "append-only"): the only answer that holds its secret."""
         body = {"Policy": policy, **({"Description": description} if description is not None else {})}

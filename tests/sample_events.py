@@ -19,6 +19,9 @@ import json
 from pathlib import Path
 
 import boto3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.exceptions import ClientError
 
 from chalicelib import wiring
 from blocksnap_client.extensions import BlocksnapClient
@@ -77,6 +80,14 @@ API_SAMPLES = {
     ("/snapshots/{snapshotId}/blocks/{blockIndex}", "GET"): "api-get-snapshot-block.json",
     ("/snapshots/{secondSnapshotId}/changedblocks", "GET"): "api-list-changed-blocks.json",
     ("/blocksnap/v1/snapshots/{snapshotId}/copy", "POST"): "api-copy-snapshot.json",
+    ("/blocksnap/v1/snapshots/{snapshotId}/checksums", "GET"): "api-list-snapshot-checksums.json",
+    ("/blocksnap/v1/snapshots/{snapshotId}/writes", "GET"): "api-list-snapshot-writes.json",
+    ("/blocksnap/v1/usage", "GET"): "api-get-usage.json",
+    ("/", "POST"): "api-ec2-describe-snapshots.json",
+    ("/", "GET"): "api-ec2-describe-snapshots-get.json",
+    ("/blocksnap/v1/keys", "POST"): "api-create-access-key.json",
+    ("/blocksnap/v1/keys", "GET"): "api-list-access-keys.json",
+    ("/blocksnap/v1/keys/{accessKeyId}", "DELETE"): "api-delete-access-key.json",
 }
 
 
@@ -179,7 +190,30 @@ def run_api_requests(client: BlocksnapClient, settle) -> dict[str, object]:
     out["block"] = ebs.get_snapshot_block(SnapshotId=SOURCE, BlockIndex=0, BlockToken=token)["BlockData"].read()
     out["changed"] = ebs.list_changed_blocks(FirstSnapshotId=SOURCE, SecondSnapshotId=SOURCE)
     out["copy"] = client.copy_snapshot(SOURCE, Encrypted=True, Description="encrypted copy")
+    out["checksums"] = client.list_checksums(SOURCE)
+    out["writes"] = client.list_writes(SOURCE)
+    out["usage"] = client.get_usage()
+    ec2 = client.session.client("ec2", endpoint_url=client.endpoint_url + "/", region_name=REGION)
+    ec2.meta.events.register("before-sign.ec2", client._rescope)
+    client._http.attach(ec2)
+    out["ec2"] = ec2.describe_snapshots(SnapshotIds=[SOURCE])
+    query = AWSRequest("GET", f"{client.endpoint_url}/?Action=DescribeSnapshots&Version=2016-11-15&SnapshotId.1={SOURCE}")
+    SigV4Auth(client.session.get_credentials().get_frozen_credentials(), "execute-api", REGION).add_auth(query)
+    out["ec2_get"] = client._http.send(query.prepare()).status_code
+    # On AWS, IAM authenticates: there are no blocksnap keys to manage, and these routes say so.
+    out["keys"] = [_refused(call) for call in (
+        lambda: client.create_access_key("read-only"), client.list_access_keys,
+        lambda: client.delete_access_key("AKIDNOSUCHKEY0000000"),
+    )]
     return out
+
+
+def _refused(call) -> str | None:
+    try:
+        call()
+    except ClientError as exc:
+        return exc.response["Error"]["Code"]
+    return None
 
 
 def fixed_runtime(data_dir: Path) -> wiring.Runtime:
