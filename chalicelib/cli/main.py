@@ -52,6 +52,12 @@ def _parser() -> argparse.ArgumentParser:
         f"AWS_ENDPOINT_URL* variables, or BLOCKSNAP_AWS_TARGET=localstack) (default: ${wiring.ENV_BACKEND}, "
         "else embedded)",
     )
+    serve.add_argument(
+        "--nbd-host", default="127.0.0.1", help="address the volumes' NBD exports listen on (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--nbd-port", type=port_number, default=10809, help="NBD port; 0 picks a free one (default: %(default)s)"
+    )
 
     init = sub.add_parser("init", help="create the cloud tables and bucket (idempotent)")
     init.add_argument("--backend", choices=["aws"], required=True, help="the backend to create")
@@ -101,7 +107,7 @@ def _run(args: argparse.Namespace) -> int:
         return serve(
             args.host, args.port, wiring.data_dir(args.data_dir), args.threads,
             _from_env(wiring.ENV_MINUTE_SECONDS, _minute_seconds, 60.0), backend,
-            args.processes or _from_env(ENV_PROCESSES, positive_integer, 1),
+            args.processes or _from_env(ENV_PROCESSES, positive_integer, 1), (args.nbd_host, args.nbd_port),
         )
     if args.command == "init":
         from .aws_setup import ensure_tables_and_bucket

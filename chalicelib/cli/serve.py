@@ -33,6 +33,7 @@ from granian.log import LogLevels
 from granian.server import Server
 
 from .. import wiring
+from ..volumes.supervise import start_volume_server, stop_volume_server
 from .lifeline import mark_supervisor
 from .preflight import hold_data_dir, listen_address, url
 
@@ -48,6 +49,7 @@ def serve(
     minute_seconds: float,
     backend: str = "embedded",
     processes: int = 1,
+    nbd: tuple[str, int] = ("127.0.0.1", 10809),
 ) -> int:
     """Serve until SIGINT/SIGTERM.
 
@@ -65,9 +67,12 @@ def serve(
         previous = signal.signal(signal.SIGTERM, _leave_on_sigterm)  # until granian installs its own
         try:
             worker = start_worker(data_dir, backend, lock.fileno())
+            volumes = None
             try:
+                volumes = start_volume_server(data_dir, backend, lock.fileno(), *nbd)
                 _serve_api(host, port, data_dir, threads, minute_seconds, backend, processes)
             finally:
+                stop_volume_server(volumes)
                 stop_worker(worker)
         finally:
             signal.signal(signal.SIGTERM, previous)

@@ -173,3 +173,23 @@ class DuplicateEvent(BlocksnapError):
 
 class ObjectNotFound(BlocksnapError):
     """A block-store key does not exist."""
+
+
+class VolumeNotFound(BlocksnapError):
+    """EC2 ``InvalidVolume.NotFound``."""
+
+    def __init__(self, volume_id: str):
+        super().__init__(f"The volume '{volume_id}' does not exist.")
+        self.volume_id = volume_id
+
+
+class VolumeInUse(BlocksnapError):
+    """EC2 ``VolumeInUse``: an NBD client is attached."""
+
+    def __init__(self, volume_id: str, clients: int):
+        super().__init__(f"Volume {volume_id} is attached to {clients} NBD client(s)")
+        self.volume_id = volume_id
+
+
+class VolumeUnavailable(BlocksnapError):
+    """The volume server (the NBD process of ``blocksnap serve``) cannot be reached."""
