@@ -1,5 +1,7 @@
 """A volume as a disk: byte-addressed reads and writes over its store and its snapshot.
 
+The first read of a block of the snapshot keeps it in the store (hydration
+on first read), so the snapshot chain is read, and verified, once per block.
 Writes land in the volume's store in whole sub-blocks: a write that starts
 or ends inside a sub-block first reads that sub-block (from the store, or
 from the snapshot chain if never written) and writes it whole, so every
@@ -14,6 +16,8 @@ the recorder reads the copy.
 
 from __future__ import annotations
 
+from ..core.blockio import ZERO_BLOCK
+from ..domain.snapshot import BLOCK_SIZE
 from .source import SnapshotSource
 from .store import VolumeStore
 
@@ -45,10 +49,22 @@ class VolumeDisk:
             here = n <= last and written.test(n)
             if n > last or here != local:
                 a, b = start * unit, n * unit
-                parts.append(self.store.pread(a, b - a) if local else self.source.read(a, b - a))
+                parts.append(self.store.pread(a, b - a) if local else self._first_read(a, b - a))
                 start, local = n, here
         skip = offset - first * unit
         return b"".join(parts)[skip : skip + length]
+
+    def _first_read(self, offset: int, length: int) -> bytes:
+        """Read from the snapshot, keeping its blocks in the store so that the next read is local.
+
+        Blocks the snapshot does not have stay unwritten (they read as zeros
+        at no cost, and the data file stays sparse).
+        """
+        for index in range(offset // BLOCK_SIZE, (offset + length - 1) // BLOCK_SIZE + 1):
+            block = self.source.block(index)
+            if block is not ZERO_BLOCK:
+                self.store.fill(index * BLOCK_SIZE, block)
+        return self.source.read(offset, length)
 
     def aligned(self, offset: int, length: int) -> bool:
         return offset % self.unit == 0 and length % self.unit == 0

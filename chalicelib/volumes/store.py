@@ -4,8 +4,9 @@
 
 * ``data`` — a sparse file the size of the volume; a written sub-block is at
   its own offset, so a read of written data is one ``pread``.
-* ``written.map`` — one bit per sub-block: its bytes are in ``data`` (else
-  they come from the snapshot chain, or are zeros).
+* ``written.map`` — one bit per sub-block: its bytes are in ``data``,
+  written by a client or kept from the snapshot on first read (else they
+  come from the snapshot chain, or are zeros).
 * ``changed.map`` — one bit per sub-block written in the current generation,
   i.e. since the volume's last snapshot froze the map: the dirty map.
 * ``frozen.map`` — while a snapshot of the volume is being recorded, the
@@ -42,12 +43,19 @@ class Bitmap:
         return bool(self.bytes[n >> 3] & (1 << (n & 7)))
 
     def set_range(self, first: int, last: int) -> None:
-        for n in range(first, last + 1):
+        """Set bits ``first``..``last``: whole bytes at once, so a 32 MiB write costs a slice, not 8,192 steps."""
+        n, end = first, last + 1
+        while n < end and n & 7:
             self.bytes[n >> 3] |= 1 << (n & 7)
+            n += 1
+        whole = end & ~7
+        if n < whole:
+            self.bytes[n >> 3 : whole >> 3] = b"\xff" * ((whole - n) >> 3)
+            n = whole
+        while n < end:
+            self.bytes[n >> 3] |= 1 << (n & 7)
+            n += 1
         self._dirty.update(range((first >> 3) // _PAGE, (last >> 3) // _PAGE + 1))
-
-    def any_in(self, first: int, last: int) -> bool:
-        return any(self.test(n) for n in range(first, last + 1))
 
     def all_in(self, first: int, last: int) -> bool:
         return all(self.test(n) for n in range(first, last + 1))
@@ -120,6 +128,25 @@ class VolumeStore:
         first, last = offset // self.unit, (offset + len(data)) // self.unit - 1
         self.written.set_range(first, last)
         self.changed.set_range(first, last)
+
+    def fill(self, offset: int, data: bytes) -> None:
+        """Keep bytes read from the snapshot: sub-blocks not yet in ``data`` get them, written ones stay.
+
+        Only ``written.map`` is marked: a kept block is no change, so no snapshot records it.
+        """
+        unit, first, count = self.unit, offset // self.unit, len(data) // self.unit
+        with self.lock:
+            n = 0
+            while n < count:
+                if self.written.test(first + n):
+                    n += 1
+                    continue
+                end = n
+                while end < count and not self.written.test(first + end):
+                    end += 1
+                os.pwrite(self.fd, data[n * unit : end * unit], offset + n * unit)
+                self.written.set_range(first + n, first + end - 1)
+                n = end
 
     def flush(self) -> None:
         with self._flushing:
