@@ -11,13 +11,17 @@ the data dir (a Unix socket, mode 0600).
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
 import socket
+import sys
 from concurrent.futures import Executor
 from pathlib import Path
 
+from .. import wiring
+from ..cli.preflight import CliError, one_line_errors
 from ..domain import errors
 from .engine import VolumeEngine
 
@@ -97,3 +101,43 @@ def _rebuilt(name: str, message: str) -> errors.BlocksnapError:
     error = cls.__new__(cls)
     errors.BlocksnapError.__init__(error, message)
     return error
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The Python API's command line until the EC2 operations exist.
+
+    ``python -m chalicelib.volumes.control [--data-dir D] create SNAP [--size GIB]``,
+    ``list``, ``delete VOL``, ``snapshot VOL``; it prints what the call
+    returns (a new volume's or snapshot's id alone).
+    """
+    parser = argparse.ArgumentParser(prog="python -m chalicelib.volumes.control")
+    parser.add_argument("--data-dir", type=Path, default=None, help="the data dir of the running blocksnap serve")
+    sub = parser.add_subparsers(dest="command", required=True)
+    create = sub.add_parser("create", help="a volume from a completed snapshot")
+    create.add_argument("snapshot_id")
+    create.add_argument("--size", type=int, default=None, help="GiB, at least the snapshot's (default: its size)")
+    sub.add_parser("list", help="every volume, as JSON")
+    sub.add_parser("delete", help="delete a volume no client is attached to").add_argument("volume_id")
+    sub.add_parser("snapshot", help="snapshot a volume").add_argument("volume_id")
+    args = parser.parse_args(argv)
+    client = VolumeClient(wiring.data_dir(args.data_dir) / SOCKET_NAME)
+
+    def run() -> int:
+        try:
+            if args.command == "create":
+                print(client.create_volume(args.snapshot_id, args.size)["VolumeId"])
+            elif args.command == "list":
+                print(json.dumps(client.describe_volumes(), indent=2))
+            elif args.command == "delete":
+                client.delete_volume(args.volume_id)
+            else:
+                print(client.create_snapshot(args.volume_id))
+        except errors.BlocksnapError as exc:
+            raise CliError(exc.message) from None
+        return 0
+
+    return one_line_errors("blocksnap volumes", run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -14,11 +14,13 @@ import os
 import random
 import shutil
 import subprocess
+import sys
 import time
 
 import pytest
 
 from chalicelib.domain.errors import InvalidVolumeSize, SnapshotNotFound, VolumeInUse, VolumeNotFound
+from chalicelib.domain.volumes import VOLUME_ID
 from chalicelib.volumes.control import VolumeClient
 from tests.api.conftest import BLOCK, all_changes, put, wait_status
 from tests.servers import BlocksnapServer
@@ -220,6 +222,18 @@ def test_creation_refuses_a_smaller_size_and_an_unknown_snapshot(served):
         client.create_volume(snapshot_id, size_gib=0)
     with pytest.raises(SnapshotNotFound):
         client.create_volume("snap-00000000000000000")
+
+
+def test_the_command_line_of_restore_in_seconds(served):
+    snapshot_id, _ = source_snapshot(served)
+    control = [sys.executable, "-m", "chalicelib.volumes.control", "--data-dir", str(served.data_dir)]
+    volume_id = run(*control, "create", snapshot_id).stdout.strip()
+    assert VOLUME_ID.fullmatch(volume_id)
+    assert "virtual size: 1 GiB" in run("qemu-img", "info", f"{served.nbd_url}/{volume_id}").stdout
+    refused = run(*control, "create", "snap-00000000000000000", check=False)
+    assert (refused.returncode, refused.stderr) == (
+        1, "blocksnap volumes: The snapshot 'snap-00000000000000000' does not exist.\n"
+    )
 
 
 def test_nbdcopy_writes_and_reads_a_whole_image_over_several_connections(served, tmp_path):

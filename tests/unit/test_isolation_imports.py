@@ -1,4 +1,4 @@
-"""The API never loads the encryption function's code, nor the cryptography library.
+"""The API and the volume server never load the encryption function's code, nor the cryptography library.
 
 Checked in a fresh interpreter, because this test session itself imports both.
 """
@@ -17,6 +17,7 @@ import json, sys
 import app
 import chalicelib.service, chalicelib.wiring
 import chalicelib.adapters.worker_encryption, chalicelib.adapters.lambda_encryption
+import chalicelib.volumes.process  # the NBD server: no key in it either
 print(json.dumps(sorted(m for m in sys.modules
                         if m.split(".")[0] == "cryptography" or m.startswith("chalicelib.encryption"))))
 """
