@@ -31,6 +31,9 @@ from .nbd_server import NbdServer
 
 VOLUMES_DIR = "volumes"
 _THREADS = 8
+# A stream reader pauses the socket past twice its limit; at the default 64 KiB a 1 MiB write
+# arrives in many pause/resume rounds.
+_READ_BUFFER = 4 << 20
 
 
 def engine_for(data_dir: Path, backend: str) -> VolumeEngine:
@@ -50,7 +53,7 @@ def nbd_url(host: str, port: int) -> str:
 
 async def serve(engine: VolumeEngine, data_dir: Path, host: str, port: int) -> None:
     executor = ThreadPoolExecutor(_THREADS, thread_name_prefix="blocksnap-volume")
-    nbd = await asyncio.start_server(NbdServer(engine, executor).handle, host, port)
+    nbd = await asyncio.start_server(NbdServer(engine, executor).handle, host, port, limit=_READ_BUFFER)
     socket_path = data_dir / SOCKET_NAME
     socket_path.unlink(missing_ok=True)
     control = await asyncio.start_unix_server(ControlServer(engine, executor).handle, os.fspath(socket_path))

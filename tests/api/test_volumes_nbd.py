@@ -22,7 +22,7 @@ import pytest
 from chalicelib.domain.errors import InvalidVolumeSize, SnapshotNotFound, VolumeInUse, VolumeNotFound
 from chalicelib.domain.volumes import VOLUME_ID
 from chalicelib.volumes.control import VolumeClient
-from tests.api.conftest import BLOCK, all_changes, put, wait_status
+from tests.api.conftest import BLOCK, all_changes, put, start_server, wait_status
 from tests.servers import BlocksnapServer
 
 CLIENTS = ("qemu-img", "qemu-io", "nbdinfo", "nbdcopy")
@@ -112,9 +112,11 @@ def wait_snapshotted(client: VolumeClient, volume_id: str, snapshot_id: str, tim
         time.sleep(0.1)
 
 
-def stored_bytes(data_dir, snapshot_id: str) -> int:
-    written = data_dir / "store" / "blocks" / snapshot_id
-    return sum(f.stat().st_size for f in written.iterdir())
+def stored(srv: BlocksnapServer, snapshot_id: str) -> dict[str, int]:
+    """The objects a snapshot's own writes stored (file or S3 object names, without the prefix) and their sizes."""
+    store = srv.store()
+    prefix = f"blocks/{snapshot_id}/"
+    return {key[len(prefix):]: len(store.get(key)) for key in store.list(prefix)}
 
 
 def test_a_volume_reads_as_its_snapshot_keeps_flushed_writes_through_a_kill_and_snapshots_only_them(
@@ -142,7 +144,7 @@ def test_a_volume_reads_as_its_snapshot_keeps_flushed_writes_through_a_kill_and_
         changed = all_changes(ebs, snapshot_id, new_id)
         assert sorted(c["BlockIndex"] for c in changed) == sorted({o // BLOCK for o in offsets})
         # only the sub-blocks written are stored: 4 KiB each, not 512 KiB blocks
-        assert stored_bytes(data_dir, new_id) == UNIT * len(offsets)
+        assert sum(stored(srv, new_id).values()) == UNIT * len(offsets)
         index = offsets[0] // BLOCK
         token = next(c["SecondBlockToken"] for c in changed if c["BlockIndex"] == index)
         got = ebs.get_snapshot_block(SnapshotId=new_id, BlockIndex=index, BlockToken=token)["BlockData"].read()
@@ -155,7 +157,16 @@ def test_a_volume_reads_as_its_snapshot_keeps_flushed_writes_through_a_kill_and_
         srv.stop()
 
 
-def test_the_next_snapshot_is_incremental_to_the_previous_one_and_whole_blocks_go_whole(served):
+@pytest.mark.parametrize("backend", ["embedded", "aws"])
+def test_the_next_snapshot_is_incremental_to_the_previous_one_and_whole_blocks_go_whole(backend, request, data_dir):
+    served = start_server(backend, request, data_dir)
+    try:
+        check_incremental_snapshots(served)
+    finally:
+        served.stop()
+
+
+def check_incremental_snapshots(served: BlocksnapServer) -> None:
     snapshot_id, blocks = source_snapshot(served)
     client = volumes(served)
     volume_id = client.create_volume(snapshot_id, size_gib=2)["VolumeId"]
@@ -171,8 +182,9 @@ def test_the_next_snapshot_is_incremental_to_the_previous_one_and_whole_blocks_g
 
     ebs = served.client()
     assert [c["BlockIndex"] for c in all_changes(ebs, first, second)] == [20, (GIB + 7 * UNIT) // BLOCK]
-    assert stored_bytes(served.data_dir, second) == BLOCK + UNIT
-    names = sorted(f.name for f in (served.data_dir / "store" / "blocks" / second).iterdir())
+    objects = stored(served, second)
+    assert sum(objects.values()) == BLOCK + UNIT
+    names = sorted(objects)
     assert names[0].startswith("000000020-") and "-sub-" not in names[0]  # block 20 changed whole: one full write
     assert names[1].startswith(f"{(GIB + 7 * UNIT) // BLOCK:09d}-sub-{7 * UNIT:06d}-{UNIT}-")
     assert ebs.list_snapshot_blocks(SnapshotId=second)["VolumeSize"] == 2
