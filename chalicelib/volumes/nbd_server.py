@@ -129,6 +129,7 @@ class NbdServer:
 
     async def _transmit(self, reader, writer, disk: VolumeDisk) -> None:
         pending: set[asyncio.Task] = set()
+        replies = _Replies(writer)
         try:
             while True:
                 magic, flags, kind, cookie, offset, length = w.REQUEST.unpack(
@@ -143,23 +144,46 @@ class NbdServer:
                     payload = await reader.readexactly(length)
                 error = _check(kind, offset, length, disk.size)
                 if error:
-                    writer.write(w.SIMPLE_REPLY.pack(w.SIMPLE_REPLY_MAGIC, error, cookie))
+                    replies.add(w.SIMPLE_REPLY.pack(w.SIMPLE_REPLY_MAGIC, error, cookie))
                 elif _inline(disk, kind, flags, offset, length):
-                    writer.write(_reply(cookie, *_run(disk, kind, flags, offset, length, payload)))
+                    replies.add(_reply(cookie, *_run(disk, kind, flags, offset, length, payload)))
                 else:
-                    task = asyncio.create_task(self._slow(writer, disk, kind, flags, cookie, offset, length, payload))
+                    task = asyncio.create_task(self._slow(replies, disk, kind, flags, cookie, offset, length, payload))
                     pending.add(task)
                     task.add_done_callback(pending.discard)
                 await writer.drain()
         finally:
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
+            replies.send()
             await self._call(disk.flush)
 
-    async def _slow(self, writer, disk, kind, flags, cookie, offset, length, payload) -> None:
+    async def _slow(self, replies, disk, kind, flags, cookie, offset, length, payload) -> None:
         result = await self._call(_run, disk, kind, flags, offset, length, payload)
-        writer.write(_reply(cookie, *result))
-        await writer.drain()
+        replies.add(_reply(cookie, *result))
+
+
+class _Replies:
+    """Replies gathered while the loop works through the requests of one read, then sent in one write.
+
+    A client with 16 requests in flight sends them together; answering each
+    with its own ``send`` cost more than serving it (a profile of 4 KiB
+    random reads: two thirds of the time in ``send``).
+    """
+
+    def __init__(self, writer: asyncio.StreamWriter):
+        self._writer = writer
+        self._parts: list[bytes] = []
+
+    def add(self, reply: bytes) -> None:
+        if not self._parts:
+            asyncio.get_running_loop().call_soon(self.send)
+        self._parts.append(reply)
+
+    def send(self) -> None:
+        parts, self._parts = self._parts, []
+        if parts and not self._writer.is_closing():
+            self._writer.write(b"".join(parts))
 
 
 def _check(kind: int, offset: int, length: int, size: int) -> int:
