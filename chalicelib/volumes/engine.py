@@ -26,6 +26,7 @@ from typing import Callable
 
 from ..core.blockio import BlockIO
 from ..core.manifest_store import ManifestStore
+from ..domain import keys
 from ..domain.errors import InvalidSnapshotId, InvalidVolumeSize, SnapshotNotFound, VolumeInUse, VolumeNotFound
 from ..domain.events import EventRecord, VolumeCreated, VolumeDeleted, VolumeSnapshotted
 from ..domain.ids import new_volume_id
@@ -82,7 +83,7 @@ class VolumeEngine:
 
     def create_volume(self, snapshot_id: str, size_gib: int | None = None, tags=()) -> dict:
         """A volume over a completed snapshot, available at once (its blocks are read on first use)."""
-        record = self._records.get_snapshot(snapshot_id)
+        record = self._records.get_snapshot(snapshot_id) if keys.SNAPSHOT_ID.fullmatch(snapshot_id) else None
         if record is None:
             raise SnapshotNotFound(snapshot_id)
         if record.status != COMPLETED:
@@ -142,6 +143,7 @@ class VolumeEngine:
             event = VolumeDeleted(volume_id, round(self._clock(), 3))
             self._events.append_once([EventRecord(VOLUMES_STREAM, deleted_key(volume_id), event)])
             disk = self._disks.pop(volume_id, None)
+            self._recording.pop(volume_id, None)
         if disk is not None:
             disk.close()
         shutil.rmtree(self._root / volume_id, ignore_errors=True)
@@ -194,6 +196,7 @@ class VolumeEngine:
     # ---- snapshots -----------------------------------------------------
 
     def create_snapshot(self, volume_id: str, description: str | None = None) -> str:
+        self.volume(volume_id)  # an unknown id ends here, before anything is kept for it
         with self._lock:
             recording = self._recording.setdefault(volume_id, threading.Lock())
         recording.acquire()

@@ -30,7 +30,7 @@ _PAGE = 4096
 
 
 class Bitmap:
-    """A bit per sub-block, with the 4 KiB pages changed since the last :meth:`save` tracked."""
+    """A bit per sub-block, with the 4 KiB pages changed since the last :meth:`take_dirty` tracked."""
 
     def __init__(self, path: Path, bits: int):
         self.path = path

@@ -232,8 +232,14 @@ def test_creation_refuses_a_smaller_size_and_an_unknown_snapshot(served):
     client = volumes(served)
     with pytest.raises(InvalidVolumeSize):
         client.create_volume(snapshot_id, size_gib=0)
-    with pytest.raises(SnapshotNotFound):
-        client.create_volume("snap-00000000000000000")
+    for unknown in ("snap-00000000000000000", "snap-../../store"):
+        with pytest.raises(SnapshotNotFound):
+            client.create_volume(unknown)
+    for unknown in ("vol-00000000000000000", "vol-../x"):
+        with pytest.raises(VolumeNotFound):
+            client.describe_volumes([unknown])
+        with pytest.raises(VolumeNotFound):
+            client.create_snapshot(unknown)
 
 
 def test_the_command_line_of_restore_in_seconds(served):
