@@ -134,19 +134,29 @@ class VolumeEngine:
         }
 
     def delete_volume(self, volume_id: str) -> None:
-        """Refused while an NBD client is attached (EC2 ``VolumeInUse``); frees the volume's store."""
+        """Refused while an NBD client is attached (EC2 ``VolumeInUse``); frees the volume's store.
+
+        A snapshot of the volume still being recorded is finished first: it reads the store.
+        """
+        self.volume(volume_id)
+        with self._recording_lock(volume_id):
+            with self._lock:
+                self.volume(volume_id)
+                clients = self._clients.get(volume_id, 0)
+                if clients:
+                    raise VolumeInUse(volume_id, clients)
+                event = VolumeDeleted(volume_id, round(self._clock(), 3))
+                self._events.append_once([EventRecord(VOLUMES_STREAM, deleted_key(volume_id), event)])
+                disk = self._disks.pop(volume_id, None)
+                self._recording.pop(volume_id, None)
+            if disk is not None:
+                disk.close()
+            shutil.rmtree(self._root / volume_id, ignore_errors=True)
+
+    def _recording_lock(self, volume_id: str) -> threading.Lock:
+        """Held while a snapshot of the volume is frozen and recorded."""
         with self._lock:
-            self.volume(volume_id)
-            clients = self._clients.get(volume_id, 0)
-            if clients:
-                raise VolumeInUse(volume_id, clients)
-            event = VolumeDeleted(volume_id, round(self._clock(), 3))
-            self._events.append_once([EventRecord(VOLUMES_STREAM, deleted_key(volume_id), event)])
-            disk = self._disks.pop(volume_id, None)
-            self._recording.pop(volume_id, None)
-        if disk is not None:
-            disk.close()
-        shutil.rmtree(self._root / volume_id, ignore_errors=True)
+            return self._recording.setdefault(volume_id, threading.Lock())
 
     # ---- exports (the NBD server's view) ---------------------------------
 
@@ -197,8 +207,7 @@ class VolumeEngine:
 
     def create_snapshot(self, volume_id: str, description: str | None = None) -> str:
         self.volume(volume_id)  # an unknown id ends here, before anything is kept for it
-        with self._lock:
-            recording = self._recording.setdefault(volume_id, threading.Lock())
+        recording = self._recording_lock(volume_id)
         recording.acquire()
         try:
             volume = self.volume(volume_id)
