@@ -28,6 +28,7 @@ from ..cli.preflight import one_line_errors, port_number
 from .control import SOCKET_NAME, ControlServer
 from .engine import VolumeEngine
 from .nbd_server import NbdServer
+from .supervise import nbd_url
 
 VOLUMES_DIR = "volumes"
 _THREADS = 8
@@ -45,10 +46,6 @@ def engine_for(data_dir: Path, backend: str) -> VolumeEngine:
         runtime.events, runtime.records, runtime.manifests, runtime.service.blockio, runtime.service,
         data_dir / VOLUMES_DIR,
     )
-
-
-def nbd_url(host: str, port: int) -> str:
-    return f"nbd://[{host}]:{port}" if ":" in host else f"nbd://{host}:{port}"
 
 
 async def serve(engine: VolumeEngine, data_dir: Path, host: str, port: int) -> None:

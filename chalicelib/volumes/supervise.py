@@ -13,13 +13,20 @@ import sys
 import threading
 from pathlib import Path
 
-from ..cli.preflight import CliError, listen_address
+from ..cli.preflight import CliError, listen_address, url
 
 _STOP_SECONDS = 40.0
 
 
+def nbd_url(host: str, port: int) -> str:
+    return f"nbd://[{host}]:{port}" if ":" in host else f"nbd://{host}:{port}"
+
+
 def start_volume_server(data_dir: Path, backend: str, lock_fd: int, nbd_host: str, nbd_port: int) -> subprocess.Popen:
-    ip, _ = listen_address(nbd_host, nbd_port)  # a port already taken is one line, before anything starts
+    try:
+        ip, _ = listen_address(nbd_host, nbd_port)  # a port already taken is one line, before the server starts
+    except CliError as exc:  # named as what it is: an NBD address
+        raise CliError(str(exc).replace(url(nbd_host, nbd_port), nbd_url(nbd_host, nbd_port))) from None
     server = subprocess.Popen(
         [sys.executable, "-m", "chalicelib.volumes.process", "--data-dir", str(data_dir), "--backend", backend,
          "--nbd-host", ip, "--nbd-port", str(nbd_port), "--exit-with-parent"],
