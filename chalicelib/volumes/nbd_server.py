@@ -17,6 +17,7 @@ import struct
 from concurrent.futures import Executor
 from typing import Protocol
 
+from ..domain.errors import BlocksnapError
 from . import nbd_wire as w
 from .disk import VolumeDisk
 
@@ -57,6 +58,8 @@ class NbdServer:
                 self._exports.detach(name)
         except (_Abort, asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
             pass  # a client gone, or the server stopping
+        except BlocksnapError as exc:  # the volume went away between the handshake and the attach
+            log.warning("NBD connection refused: %s", exc.message)
         except Exception:  # one broken connection must not take the server down
             log.exception("NBD connection failed")
         finally:
