@@ -9,8 +9,14 @@ it), so a worker importing ``cli/`` closed the cycle app → encryption → cli
 
 from __future__ import annotations
 
+import argparse
+import ctypes
+import ctypes.util
 import os
+import signal
 import sys
+import threading
+import time
 from typing import Callable
 
 from botocore.exceptions import (
@@ -83,3 +89,33 @@ def keep_private() -> None:
     covers the files SQLite makes on its own too (``-wal``, ``-shm``).
     """
     os.umask(0o077)
+
+
+# ---- a child dies with serve (PR_SET_PDEATHSIG), even when serve is SIGKILLed ----
+
+_PR_SET_PDEATHSIG = 1
+
+
+def exit_with_supervisor() -> None:
+    """Be killed when the supervisor dies (Linux: at once; elsewhere: within a second)."""
+    pid = supervisor()
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if not supervisor_alive(pid):  # gone before prctl took effect, or before this process looked
+            os._exit(1)
+        return
+
+    def watch() -> None:
+        while supervisor_alive(pid):
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="blocksnap-supervisor-watch", daemon=True).start()
+
+
+def port_number(value: str) -> int:
+    """argparse type: a TCP port, 0 for any free one."""
+    if not (value.isascii() and value.isdigit()) or int(value) > 65535:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port number (0 to 65535)")
+    return int(value)

@@ -132,7 +132,7 @@ class BlocksnapServer:
             )
         self.process = ServiceProcess(
             [sys.executable, "-m", "chalicelib.cli.main", "serve", "--host", "127.0.0.1",
-             "--port", "0", "--data-dir", str(self.data_dir), *args],
+             "--port", "0", "--nbd-port", "0", "--data-dir", str(self.data_dir), *args],
             r"blocksnap serving on (http://[0-9.]+:[0-9]+)",
             env,
         )
@@ -149,6 +149,12 @@ class BlocksnapServer:
     def start(self, timeout: float = 30.0) -> BlocksnapServer:
         self.url = self.process.start(timeout)
         return self
+
+    @property
+    def nbd_url(self) -> str:
+        """``nbd://HOST:PORT`` of the volumes' exports (printed before the HTTP ready line)."""
+        found = [m.group(1) for line in self.output if (m := re.search(r"nbd exports on (nbd://\S+)", line))]
+        return found[-1]
 
     def stop(self, timeout: float = 30.0) -> int | None:
         self.url = None

@@ -6,7 +6,7 @@ up (backend, data dir, minute length, request threads, whether requests are
 authenticated). The projector and the encryption worker belong to
 ``serve``'s own process; a worker only answers requests.
 
-A worker dies with ``serve`` (:mod:`.lifeline`).
+A worker dies with ``serve`` (:func:`chalicelib.processes.exit_with_supervisor`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from ..http.sigv4 import Guard, Verifier
 from ..http.wsgi import ChaliceWSGI, request_body
 from ..usecases.keys import AccessKeys
 from .credentials import ENV_NO_AUTH, KEYS_FILE, root_key
-from .lifeline import exit_with_supervisor
+from ..processes import exit_with_supervisor
 from .serve import ENV_REQUEST_THREADS, runtime_for
 
 

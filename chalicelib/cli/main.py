@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Callable, TypeVar
 
 from .. import wiring
-from ..processes import CliError, keep_private, one_line_errors
+from ..processes import CliError, keep_private, one_line_errors, port_number
 from . import keys
-from .preflight import port_number, positive_integer
+from .preflight import positive_integer
 
 ENV_PROCESSES = "BLOCKSNAP_PROCESSES"
 
@@ -59,6 +59,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--no-auth", action="store_true",
         help="accept unsigned requests from anyone (throwaway test rigs only; said loudly at every start)",
+    )
+    serve.add_argument(
+        "--nbd-host", default="127.0.0.1", help="address the volumes' NBD exports listen on (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--nbd-port", type=port_number, default=10809, help="NBD port; 0 picks a free one (default: %(default)s)"
     )
 
     init = sub.add_parser(
@@ -127,7 +133,8 @@ def _run(args: argparse.Namespace) -> int:
         return serve(
             args.host, args.port, wiring.data_dir(args.data_dir), args.threads,
             _from_env(wiring.ENV_MINUTE_SECONDS, _minute_seconds, 60.0), backend,
-            args.processes or _from_env(ENV_PROCESSES, positive_integer, 1), auth=not args.no_auth,
+            args.processes or _from_env(ENV_PROCESSES, positive_integer, 1),
+            auth=not args.no_auth, nbd=(args.nbd_host, args.nbd_port),
         )
     if args.command == "keys":
         return keys.run(args, wiring.data_dir(args.data_dir))

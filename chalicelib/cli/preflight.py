@@ -46,13 +46,6 @@ def url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def port_number(value: str) -> int:
-    """argparse type: a TCP port, 0 for any free one."""
-    if not (value.isascii() and value.isdigit()) or int(value) > 65535:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a port number (0 to 65535)")
-    return int(value)
-
-
 def positive_integer(value: str) -> int:
     """argparse type: a whole number of at least 1."""
     if not (value.isascii() and value.isdigit()) or int(value) < 1:

@@ -46,6 +46,7 @@ from ..processes import mark_supervisor
 from .credentials import announce_auth
 from ..datadir import hold_data_dir
 from .preflight import listen_address, url
+from .volume_server import start_volume_server, stop_volume_server
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,7 @@ def serve(
     backend: str = "embedded",
     processes: int = 1,
     auth: bool = True,
+    nbd: tuple[str, int] = ("127.0.0.1", 10809),
 ) -> int:
     """Serve until SIGINT/SIGTERM.
 
@@ -95,9 +97,12 @@ def serve(
         previous = signal.signal(signal.SIGTERM, _leave_on_sigterm)  # until granian installs its own
         try:
             worker = Supervised(lambda: start_worker(data_dir, backend, lock.fileno()))
+            volumes = None
             try:
+                volumes = start_volume_server(data_dir, backend, lock.fileno(), *nbd)
                 _serve_api(host, port, data_dir, threads, minute_seconds, backend, processes)
             finally:
+                stop_volume_server(volumes)
                 worker.stop()
         finally:
             signal.signal(signal.SIGTERM, previous)

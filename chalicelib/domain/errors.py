@@ -221,3 +221,23 @@ class AccessKeyNotFound(BlocksnapError):
 
     def __init__(self, access_key_id: str):
         super().__init__(f"The access key '{access_key_id}' does not exist.")
+
+
+class VolumeNotFound(BlocksnapError):
+    """EC2 ``InvalidVolume.NotFound``."""
+
+    def __init__(self, volume_id: str):
+        super().__init__(f"The volume '{volume_id}' does not exist.")
+        self.volume_id = volume_id
+
+
+class VolumeInUse(BlocksnapError):
+    """EC2 ``VolumeInUse``: an NBD client is attached."""
+
+    def __init__(self, volume_id: str, clients: int):
+        super().__init__(f"Volume {volume_id} is attached to {clients} NBD client(s)")
+        self.volume_id = volume_id
+
+
+class VolumeUnavailable(BlocksnapError):
+    """The volume server (the NBD process of ``blocksnap serve``) cannot be reached."""

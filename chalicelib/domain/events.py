@@ -216,3 +216,36 @@ DELETED_KEY = "4-deleted"
 
 def tags_key(seq: int) -> str:
     return f"{TAGS_KEY_PREFIX}{seq:06d}"
+
+
+# ---- volumes (issue 15) -----------------------------------------------------
+# One stream, ``volumes``, keyed by volume id, so that listing every volume is
+# one query and one volume's history is a prefix query (``chalicelib/domain/volumes.py``).
+
+
+@dataclass(frozen=True)
+class VolumeCreated(Event):
+    """A volume over ``snapshot_id``: its unread blocks come from that snapshot's chain."""
+
+    volume_id: str
+    snapshot_id: str
+    size_gib: int
+    sub_block_size: int
+    created_at: float
+    tags: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class VolumeSnapshotted(Event):
+    """A snapshot of the volume completed; it is the parent of the volume's next snapshot."""
+
+    volume_id: str
+    snapshot_id: str
+    generation: int
+    completed_at: float
+
+
+@dataclass(frozen=True)
+class VolumeDeleted(Event):
+    volume_id: str
+    deleted_at: float

@@ -29,3 +29,8 @@ def check_snapshot_id(value: str, parameter: str = "snapshotId") -> str:
     if _UPPER_CASE.fullmatch(value):
         raise ValidationError(f"Value ({value}) for parameter {parameter} is invalid. Expected: 'snap-...'.")
     raise MalformedSnapshotId(value)
+
+
+def new_volume_id() -> str:
+    """``vol-`` + 17 lower-case hex digits, EC2's shape."""
+    return "vol-" + secrets.token_hex(9)[:17]

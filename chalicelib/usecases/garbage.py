@@ -33,6 +33,7 @@ from ..domain.collection import GRACE_SECONDS, collectable
 from ..domain.events import BlockWritten, SubBlockWritten, block_streams
 from ..domain.manifest import Entry
 from ..domain.lifecycle import DELETED
+from ..domain.volumes import VOLUMES_STREAM, fold_all
 from ..domain.snapshot import ERROR, SnapshotRecord
 from ..domain.writes import fold_writes
 from ..ports import BlockStore, EventStore, ReadModelStore
@@ -109,7 +110,8 @@ class GarbageCollector:
         pages: set[str] = set()
         marks = BloomFilter(self.capacity)
         records = self.records.all_snapshots()
-        live = [r for r in records if self._live(r, mark_start)]
+        read_by_volumes = self._read_by_volumes()
+        live = [r for r in records if r.snapshot_id in read_by_volumes or self._live(r, mark_start)]
         held = sum(1 for r in live if r.status == DELETED)
         for record in live:
             self._mark(record, pages, marks)
@@ -141,6 +143,19 @@ class GarbageCollector:
         if freed:
             log.info("garbage collection freed %d of %d objects", freed, examined)
         return result
+
+    def _read_by_volumes(self) -> set[str]:
+        """The snapshots a volume that exists reads its unwritten blocks from (its source, its last snapshot).
+
+        Kept even when deleted: a volume is a disk someone is using, and its
+        first read of a block may come at any time.
+        """
+        volumes = fold_all(r.event for r in self.events.query(VOLUMES_STREAM))
+        return {
+            snapshot_id
+            for volume in volumes if volume.deleted is None
+            for snapshot_id in (volume.created.snapshot_id, volume.parent_for_next_snapshot)
+        }
 
     def _live(self, record: SnapshotRecord, now: float) -> bool:
         """Whether a snapshot's data is kept: pending and completed ones, and deleted ones for the grace period.

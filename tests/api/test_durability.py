@@ -237,7 +237,8 @@ def test_a_signal_during_start_up_stops_the_encryption_worker(tmp_path):
     """The worker shares the data dir's lock: the data dir is free again only once it has exited too."""
     data_dir = tmp_path / "data"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "chalicelib.cli.main", "serve", "--port", "0", "--data-dir", str(data_dir)],
+        [sys.executable, "-m", "chalicelib.cli.main", "serve", "--port", "0", "--nbd-port", "0",
+         "--data-dir", str(data_dir)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:

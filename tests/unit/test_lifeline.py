@@ -26,7 +26,7 @@ import os, sys, time
 from pathlib import Path
 marks = Path(sys.argv[1])
 time.sleep(0.5)
-from chalicelib.cli.lifeline import exit_with_supervisor
+from chalicelib.processes import exit_with_supervisor
 (marks / "pid").write_text(str(os.getpid()))
 exit_with_supervisor()
 (marks / "outlived").touch()

@@ -1,0 +1,1 @@
+"""Volumes: disks made from snapshots, served over NBD, snapshotted at sub-block granularity (issue 15)."""
