@@ -6,7 +6,7 @@ import socket
 import subprocess
 import sys
 
-from chalicelib.cli.preflight import hold_data_dir
+from chalicelib.datadir import hold_data_dir
 
 
 def test_a_taken_nbd_port_is_one_line_and_leaves_nothing_running(tmp_path):
