@@ -191,6 +191,16 @@ class BlocksnapServer:
 
         return FileBlockStore(self.data_dir / "store")
 
+    def events(self):
+        """The server's event store, to see what it recorded."""
+        if self.moto is not None:
+            from chalicelib.adapters.dynamodb_events import DynamoDBEventStore
+
+            return DynamoDBEventStore(self.names.events_table, host=self.moto.endpoint_url, region=self.moto.region)
+        from chalicelib.adapters.sqlite_events import SQLiteEventStore
+
+        return SQLiteEventStore(self.data_dir / "events.sqlite3")
+
 
 def ec2_client(url: str, key_id: str = ROOT_KEY_ID, secret: str = ROOT_SECRET, **config):
     return boto3.client(

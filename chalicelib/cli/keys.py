@@ -33,7 +33,7 @@ def add_parser(sub, data_dir_help: str) -> None:
 def run(args: argparse.Namespace, data_dir: Path) -> int:
     from botocore.exceptions import ClientError
 
-    from ..client import BlocksnapClient
+    from blocksnap_client.extensions import BlocksnapClient
 
     client = BlocksnapClient(args.endpoint_url, session=_session(data_dir))
     try:
