@@ -219,7 +219,7 @@ def test_a_running_server_keeps_its_port_and_its_data_dir(tmp_path):
             1, f"blocksnap: cannot listen on {srv.url}: Address already in use\n"
         )
         pid = srv.proc.pid
-        same_dir = _second_command("serve", "--port", "0", "--data-dir", str(tmp_path / "data"))
+        same_dir = _second_command("serve", "--port", "0", "--nbd-port", "0", "--data-dir", str(tmp_path / "data"))
         rebuild = _second_command("rebuild", "--data-dir", str(tmp_path / "data"), "--no-progress")
         for result in (same_dir, rebuild):
             assert (result.returncode, result.stderr) == (

@@ -101,7 +101,7 @@ def _port_answers(url: str) -> bool:
 
 _SERVE = (
     "import sys; from chalicelib.cli.main import main; "
-    "sys.exit(main(['serve', '--port', '0', '--data-dir', sys.argv[1]]))"
+    "sys.exit(main(['serve', '--port', '0', '--nbd-port', '0', '--data-dir', sys.argv[1]]))"
 )
 
 
