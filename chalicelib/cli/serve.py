@@ -14,7 +14,11 @@ workers finish their in-flight requests for up to :data:`STOP_SECONDS`
 a stalled client must not keep ``serve`` alive); then the projector drains
 what was appended and stops, and the encryption worker is stopped last. The
 encryption worker is a separate process so that no process that parses
-client requests ever holds key material.
+client requests ever holds key material. The volume server (NBD) is a third,
+and the garbage collector runs here on a timer.
+
+The module is a little over the usual size because it is the one place that
+starts, supervises and stops every process ``serve`` owns, in one order.
 
 A worker that dies is replaced and the event logged: granian respawns an
 HTTP worker (``respawn_failed_workers``), and :class:`Supervised` starts the
