@@ -37,10 +37,15 @@ def remove_temporary_files(directory: Path) -> int:
     removed = 0
     for dirpath, _dirnames, filenames in os.walk(directory):
         for name in filenames:
-            if name.startswith(".") and TEMPORARY_MARK in name:
+            if is_temporary(name):
                 Path(dirpath, name).unlink(missing_ok=True)
                 removed += 1
     return removed
+
+
+def is_temporary(name: str) -> bool:
+    """A file an unfinished write left (``.NAME.tmp-PID-HEX``): never an object, a key or a secret."""
+    return name.startswith(".") and TEMPORARY_MARK in name
 
 
 def fsync_dir(directory: Path) -> None:
@@ -62,16 +67,29 @@ def read_or_create_secret(path: Path, size: int) -> bytes:
     return path.read_bytes()
 
 
-def create_once(path: Path, data: bytes) -> bool:
-    """Create ``path`` with ``data`` (mode 0600) unless it exists; whether this call created it."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+def _temporary(path: Path) -> Path:
+    """A new name beside ``path`` that :func:`remove_temporary_files` recognises."""
+    return path.with_name(f".{path.name}{TEMPORARY_MARK}{os.getpid()}-{secrets.token_hex(4)}")
+
+
+def _write_new(tmp: Path, data: bytes, durable: bool) -> None:
+    """Write all of ``data`` to a new file (mode 0600), fsynced unless ``durable`` is false."""
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        try:
-            os.write(fd, data)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        if durable:
             os.fsync(fd)
-        finally:
-            os.close(fd)
+    finally:
+        os.close(fd)
+
+
+def create_once(path: Path, data: bytes) -> bool:
+    """Create ``path`` with ``data`` (mode 0600) unless it exists; whether this call created it."""
+    tmp = _temporary(path)
+    _write_new(tmp, data, durable=True)
+    try:
         try:
             os.link(tmp, path)
         except FileExistsError:  # another process created it first: theirs wins
@@ -82,18 +100,18 @@ def create_once(path: Path, data: bytes) -> bool:
     return True
 
 
-def replace_file(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` (mode 0600): a reader sees the old file or the new one, never a mix."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+def replace_file(path: Path, data: bytes, durable: bool = True) -> None:
+    """Replace ``path`` with ``data`` (mode 0600): a reader sees the old file or the new one, never a mix.
+
+    The temporary file is removed on any error, and swept at the next start
+    after a crash; ``durable=False`` skips the fsyncs (tests, benchmarks).
+    """
+    tmp = _temporary(path)
     try:
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _write_new(tmp, data, durable)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    fsync_dir(path.parent)
+    if durable:
+        fsync_dir(path.parent)

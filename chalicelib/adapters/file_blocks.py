@@ -14,14 +14,13 @@ from __future__ import annotations
 import os
 import shutil
 import time
-import uuid
 from pathlib import Path
 from typing import Iterator
 
 from ..domain.errors import ObjectNotFound
 from ..domain.keys import check_key
 from ..ports import BlockStore
-from .durable_files import TEMPORARY_MARK, fsync_dir, out_of_space
+from .durable_files import fsync_dir, is_temporary, out_of_space, replace_file
 
 
 class FileBlockStore(BlockStore):
@@ -40,27 +39,9 @@ class FileBlockStore(BlockStore):
             raise out_of_space(exc, "block store") from exc
 
     def _put(self, path: Path, data: bytes) -> None:
-        directory = path.parent
-        if not directory.is_dir():
-            self._make_dirs(directory)
-        tmp = directory / f"{TEMPORARY_MARK}{uuid.uuid4().hex}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            try:
-                view = memoryview(data)
-                while view:
-                    written = os.write(fd, view)
-                    view = view[written:]
-                if self._durable:
-                    os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        if self._durable:
-            fsync_dir(directory)
+        if not path.parent.is_dir():
+            self._make_dirs(path.parent)
+        replace_file(path, data, self._durable)
 
     def put_shared(self, key: str, data: bytes, fresh_for: float) -> bool:
         """A found file is touched (mtime); the event that follows commits the journal with it.
@@ -120,7 +101,7 @@ class FileBlockStore(BlockStore):
                 continue
             for name in filenames:
                 key = rel_dir + name
-                if key.startswith(prefix) and not name.startswith(TEMPORARY_MARK):
+                if key.startswith(prefix) and not is_temporary(name):
                     found.append(key)
         return iter(sorted(found))
 

@@ -23,7 +23,7 @@ def read_all(ebs, sid: str) -> dict[int, bytes]:
 
 
 def blob_count(data_dir) -> int:
-    return sum(1 for p in (data_dir / "store" / "blobs").rglob("*") if p.is_file() and not p.name.startswith(".tmp-"))
+    return sum(1 for p in (data_dir / "store" / "blobs").rglob("*") if p.is_file() and not p.name.startswith("."))
 
 
 def test_kill_during_collections_keeps_every_live_block(tmp_path):

@@ -89,5 +89,5 @@ def blob_bytes(data_dir) -> int:
         p.stat().st_size
         for folder in ("blobs", "blocks")
         for p in (data_dir / "store" / folder).rglob("*")
-        if p.is_file() and not p.name.startswith(".tmp-")
+        if p.is_file() and not p.name.startswith(".")
     )
