@@ -42,6 +42,7 @@ from blocksnap_client.digests import DigestCache
 from blocksnap_client.download import download
 from blocksnap_client.upload import UploadRequest, upload
 from chalicelib.domain.checksums import linear_aggregate, sha256_b64
+from tests.servers import ROOT_KEY_ID, ROOT_SECRET
 
 BLOCK = 512 * 1024
 GIB = 1024**3
@@ -128,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     gib = 1 if args.quick else 4
     os.environ.update(_harness.FAKE_ENV)  # moto's fake credentials for the client's session, never real ones
+    # ... signed with the test root key that blocksnap serve is started with here.
+    os.environ.update(AWS_ACCESS_KEY_ID=ROOT_KEY_ID, AWS_SECRET_ACCESS_KEY=ROOT_SECRET)
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="blocksnap-client-bench-") as tmp:
         work = Path(tmp)
@@ -140,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             conn = Connection(Settings(endpoint_url=server.url, region="us-east-1"))
             cache = DigestCache(work / "cache")
             ebs = boto3.client("ebs", endpoint_url=server.url, region_name="us-east-1",
-                               aws_access_key_id="bench", aws_secret_access_key="bench",
+                               aws_access_key_id=ROOT_KEY_ID, aws_secret_access_key=ROOT_SECRET,
                                config=Config(max_pool_connections=LOOP_WORKERS, retries={"mode": "standard"}))
             quiet = dict(quiet=True)
             result: dict = {}
