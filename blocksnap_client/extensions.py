@@ -123,11 +123,13 @@ class BlocksnapClient:
 
     def list_checksums(self, snapshot_id: str, **query: Any) -> dict:
         """One page of a completed snapshot's block checksums (``maxResults``, ``pageToken``, ``startingBlockIndex``)."""
-        return self._call("GET", f"/blocksnap/v1/snapshots/{snapshot_id}/checksums{_query(query)}", "ListSnapshotChecksums")
+        path = f"/blocksnap/v1/snapshots/{snapshot_id}/checksums{_query(query)}"
+        return self._call("GET", path, "ListSnapshotChecksums")
 
     def list_writes(self, snapshot_id: str, **query: Any) -> dict:
         """One page of a snapshot's acknowledged writes, latest per index (for resuming an upload)."""
-        return self._call("GET", f"/blocksnap/v1/snapshots/{snapshot_id}/writes{_query(query)}", "ListSnapshotWrites")
+        path = f"/blocksnap/v1/snapshots/{snapshot_id}/writes{_query(query)}"
+        return self._call("GET", path, "ListSnapshotWrites")
 
     def get_usage(self) -> dict:
         """The store's figures: StoredBytes, StoredBlocks, ReferencedBytes, ReclaimableBytes."""

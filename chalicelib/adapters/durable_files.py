@@ -1,4 +1,6 @@
-"""Durable files in the data dir: directory entries made durable, secrets created once, files replaced whole, a full disk named.
+"""Durable files in the data dir: entries made durable, secrets created once, files replaced whole.
+
+A full disk is named as one (:func:`out_of_space`), not left an anonymous OSError.
 
 A secret (the token key, the local master key) is created once, whole,
 readable by its owner only. Several processes may start at once on a fresh data dir (granian's workers,
