@@ -97,8 +97,6 @@ class Runtime:
     usecases: UseCases
     projector: Projector
     timekeeper: Timekeeper
-    # Set by ``blocksnap serve``'s HTTP workers; on AWS, IAM authenticates instead.
-    access: AccessKeys | None = None
 
 
 def _secret(path: Path) -> bytes:

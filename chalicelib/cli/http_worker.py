@@ -11,7 +11,6 @@ A worker dies with ``serve`` (:func:`chalicelib.processes.exit_with_supervisor`)
 
 from __future__ import annotations
 
-import io
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,7 +20,7 @@ from .. import wiring
 from ..adapters.file_keys import FileKeyStore
 from ..domain.errors import BlocksnapError
 from ..http.sigv4 import Guard, Verifier
-from ..http.wsgi import ChaliceWSGI, request_body
+from ..http.wsgi import READ_BODY, ChaliceWSGI, request_body
 from ..usecases.keys import AccessKeys
 from .credentials import ENV_NO_AUTH, KEYS_FILE, root_key
 from ..processes import exit_with_supervisor
@@ -49,7 +48,7 @@ class WholeBodiesFirst:
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         try:
-            environ["wsgi.input"] = io.BytesIO(request_body(environ))
+            environ[READ_BODY] = request_body(environ)
         except BlocksnapError as exc:
             return self.app._error(exc, start_response)  # the same AWS shape as every refusal
         return self.pool.submit(self.app, environ, start_response).result()

@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-from .events import Event, SnapshotDeleted, SnapshotStarted, TagsChanged
+from .events import Event
+from .snapshot import Snapshot
 
 # The status the records projection gives a deleted snapshot: every read treats it as gone.
 DELETED = "deleted"
@@ -28,16 +29,8 @@ class Lifecycle:
 
 
 def fold(events: Iterable[Event]) -> Lifecycle | None:
-    """The current tags and deletion of one snapshot's stream (None if it never started)."""
-    started = None
-    tags: tuple[tuple[str, str], ...] = ()
-    seq = 0
-    deleted = False
-    for event in events:
-        if isinstance(event, SnapshotStarted):
-            started, tags = event, event.tags
-        elif isinstance(event, TagsChanged) and event.seq >= seq:
-            tags, seq = event.tags, event.seq + 1
-        elif isinstance(event, SnapshotDeleted):
-            deleted = True
-    return None if started is None else Lifecycle(tags, seq, deleted)
+    """The current tags and deletion of one snapshot's stream (None if it never started): a view of the aggregate."""
+    snapshot = Snapshot.fold(events)
+    if snapshot is None:
+        return None
+    return Lifecycle(snapshot.tags, snapshot.next_tags_seq, snapshot.deleted is not None)

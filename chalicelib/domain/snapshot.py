@@ -18,6 +18,7 @@ from .events import (
     SnapshotFailed,
     SnapshotSealed,
     SnapshotStarted,
+    TagsChanged,
 )
 
 PENDING = "pending"
@@ -41,10 +42,20 @@ class Snapshot:
     sealed: SnapshotSealed | None = None
     failed: SnapshotFailed | None = None
     deleted: SnapshotDeleted | None = None
+    tags_changed: TagsChanged | None = None
 
     @property
     def snapshot_id(self) -> str:
         return self.started.snapshot_id
+
+    @property
+    def tags(self) -> tuple[tuple[str, str], ...]:
+        """The tags now: the start's, or the last CreateTags/DeleteTags outcome."""
+        return self.started.tags if self.tags_changed is None else self.tags_changed.tags
+
+    @property
+    def next_tags_seq(self) -> int:
+        return 0 if self.tags_changed is None else self.tags_changed.seq + 1
 
     @property
     def block_count_limit(self) -> int:
@@ -74,7 +85,21 @@ class Snapshot:
                 snapshot = replace(snapshot, failed=event)
             elif isinstance(event, SnapshotDeleted):
                 snapshot = replace(snapshot, deleted=event)
+            elif isinstance(event, TagsChanged) and event.seq >= snapshot.next_tags_seq:
+                snapshot = replace(snapshot, tags_changed=event)
         return snapshot
+
+    def current(self, stored: SnapshotRecord | None) -> SnapshotRecord:
+        """The record as the events say now: the projected one (or the start's) with what it lags behind.
+
+        The records projection is asynchronous (more so behind a DynamoDB
+        stream), so a failure or a tag change already in the events is
+        reported at once, consistently with the calls that made it.
+        """
+        record = stored or SnapshotRecord.from_started(self.started)
+        if self.failed is not None and record.status != ERROR:
+            record = replace(record, status=ERROR, state_message=self.failed.message)
+        return replace(record, tags=self.tags)
 
 
 @dataclass(frozen=True)

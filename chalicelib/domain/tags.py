@@ -14,10 +14,9 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
+from .commands import Tags
 from .errors import InvalidTag, TagLimitExceeded
 from .snapshot import MAX_TAGS
-
-Tags = tuple[tuple[str, str], ...]
 
 MAX_KEY_LENGTH = 128
 MAX_VALUE_LENGTH = 256

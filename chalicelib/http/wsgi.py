@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import io
 import re
 import threading
 import uuid
@@ -47,6 +46,10 @@ MAX_BODY = 1024 * 1024
 # about 17 KiB/s; a client stalled or trickling longer is answered 408.
 BODY_SECONDS = 30.0
 
+# Where a front that has read the body already (serve's HTTP worker) leaves it,
+# so that it is neither read nor copied a second time.
+READ_BODY = "blocksnap.body"
+
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
 # What urlsplit, inside Chalice's route matcher, drops without a word: matched
 # as they are, ``…/blocks/1%0a`` (decoded to ``1\n``) would be block 1.
@@ -73,7 +76,7 @@ class ChaliceWSGI:
         method = environ["REQUEST_METHOD"]
         try:
             match = self._route(path, method)
-            body = request_body(environ)
+            body = environ[READ_BODY] if READ_BODY in environ else request_body(environ)
         except BlocksnapError as exc:
             return self._error(exc, start_response)
         headers = {
@@ -191,8 +194,6 @@ def _read_within(stream, size: int, seconds: float) -> bytes:
     on a thread of its own: the caller's thread is free again at the
     deadline, the reading thread ends when the client sends or hangs up.
     """
-    if isinstance(stream, io.BytesIO):  # already in memory (read by the HTTP worker first): cannot stall
-        return stream.read(size)
     result: list = []
 
     def read() -> None:

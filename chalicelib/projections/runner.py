@@ -16,6 +16,7 @@ the projector, and the encryption function's copier
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 import threading
 from typing import Callable, Protocol, Sequence
 
@@ -52,7 +53,7 @@ class LogSource:
         return batch, (lambda: self.records.set_checkpoint(self.name, last)) if batch else (lambda: None)
 
 
-class Follower:
+class Follower(ABC):
     """Feeds a batch source's batches to :meth:`apply` on a thread of its own, committing after each.
 
     A batch that fails is not committed, so it is handed over again after
@@ -66,8 +67,9 @@ class Follower:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    @abstractmethod
     def apply(self, batch: Sequence[EventRecord]) -> None:
-        raise NotImplementedError
+        """Handle one batch; it is committed only if this returns."""
 
     def idle(self) -> bool:
         """Work for a moment when the log has nothing new; True if there was some."""

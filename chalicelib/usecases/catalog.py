@@ -36,7 +36,7 @@ from ..domain.errors import (
 from ..domain.events import EventRecord, TagsChanged, lifecycle_stream, tags_key
 from ..domain.filters import Filter, attributes, check_filters, selects
 from ..domain.ids import check_snapshot_id
-from ..domain.snapshot import ERROR, Snapshot, SnapshotRecord
+from ..domain.snapshot import SnapshotRecord
 from ..domain.tags import Tags, with_tags, without_tags
 from ..domain.tokens import PAGE_TOKEN_LIFETIME, TokenInvalid, TokenMinter
 from ..ports import EventStore, ReadModelStore
@@ -85,15 +85,10 @@ class Catalog:
 
     def current(self, snapshot_id: str) -> SnapshotRecord:
         """One snapshot as its events say now (see the module docstring), or SnapshotNotFound."""
-        events = [r.event for r in self.events.query(lifecycle_stream(snapshot_id))]
-        life = lifecycle.fold(events)
-        snapshot = Snapshot.fold(events)
-        if life is None or life.deleted or snapshot is None:
+        snapshot = self.events.snapshot(snapshot_id)
+        if snapshot is None or snapshot.deleted is not None:
             raise SnapshotNotFound(snapshot_id)
-        record = self.records.get_snapshot(snapshot_id) or SnapshotRecord.from_started(snapshot.started)
-        if snapshot.failed is not None and record.status != ERROR:
-            record = replace(record, status=ERROR, state_message=snapshot.failed.message)
-        return replace(record, tags=life.tags)
+        return snapshot.current(self.records.get_snapshot(snapshot_id))
 
     def describe(self, query: SnapshotQuery, dry_run: bool = False) -> SnapshotPage:
         ids = tuple(dict.fromkeys(check_snapshot_id(i) for i in query.snapshot_ids))

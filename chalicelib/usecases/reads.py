@@ -10,7 +10,7 @@ a token nor use one for another snapshot, index or listing.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Callable, Iterable, TypeVar
 
 from ..core.blockio import BlockIO
@@ -20,7 +20,7 @@ from ..domain.commands import GetBlock, ListBlocks, ListChanges
 from ..domain.errors import InvalidBlockToken, InvalidPageToken, InvalidSnapshotId, SnapshotNotFound, UnrelatedSnapshots
 from ..domain.events import DELETED_KEY, BlockWritten, SubBlockWritten, block_streams, lifecycle_stream
 from ..domain.manifest import diff
-from ..domain.snapshot import BLOCKS_PER_GIB, COMPLETED, ERROR, SnapshotRecord
+from ..domain.snapshot import BLOCKS_PER_GIB, COMPLETED, SnapshotRecord
 from ..domain.tokens import BLOCK_TOKEN_LIFETIME, EMPTY_LIST_EXPIRY, PAGE_TOKEN_LIFETIME, PageCursor, TokenInvalid, TokenMinter
 from ..ports import EventStore, ReadModelStore
 
@@ -186,19 +186,11 @@ class Reads:
         return Page(page, expiry, snapshot.started.volume_size, next_token)
 
     def describe(self, snapshot_id: str) -> SnapshotRecord:
-        """The snapshot in any state.
-
-        The record may lag the events (the projection is asynchronous, more so
-        behind a DynamoDB stream), so a failure already decided in the events
-        is reported at once, consistently with CompleteSnapshot's answer.
-        """
+        """The snapshot in any state, as its events say now (:meth:`Snapshot.current`)."""
         snapshot = self.events.snapshot(snapshot_id)
         if snapshot is None or snapshot.deleted is not None:
             raise SnapshotNotFound(snapshot_id)
-        record = self.records.get_snapshot(snapshot_id) or SnapshotRecord.from_started(snapshot.started)
-        if snapshot.failed is not None and record.status != ERROR:
-            record = replace(record, status=ERROR, state_message=snapshot.failed.message)
-        return record
+        return snapshot.current(self.records.get_snapshot(snapshot_id))
 
     def _start_index(self, token: str | None, starting_index: int | None, operation: str, subject: str) -> int:
         if token is None:

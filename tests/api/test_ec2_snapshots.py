@@ -10,9 +10,7 @@ from __future__ import annotations
 import time
 import uuid
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from .conftest import block, read_all, snapshot
